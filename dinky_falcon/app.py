@@ -1,0 +1,65 @@
+"""The Falcon application: ``create_app(settings)`` wires it, ``get_app()`` reads the environment."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import falcon
+import pluggy
+
+from .http_errors import add_error_handlers
+from .logs import configure_logging
+from .mailer import Mailer
+from .resources import HealthResource, SendResource
+from .schemas import SendSchema
+from .settings import Settings
+
+access_log = logging.getLogger("dinky_falcon.access")
+
+
+def cors_origins(allowed_hosts: tuple[str, ...]) -> list[str] | str:
+    """ALLOWED_HOSTS -> CORS origins: a bare host name allows both http:// and https://."""
+    if "*" in allowed_hosts:
+        return "*"
+    origins = []
+    for host in allowed_hosts:
+        if "://" in host:
+            origins.append(host.rstrip("/"))
+        else:
+            origins += [f"http://{host}", f"https://{host}"]
+    return origins
+
+
+class AccessLog:
+    """One line per request: method, path, status, milliseconds."""
+
+    def process_request(self, req, resp):
+        req.context.started = time.perf_counter()
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        elapsed = (time.perf_counter() - req.context.started) * 1000
+        access_log.info("%s %s %s %.1fms", req.method, req.path, resp.status[:3], elapsed)
+
+
+def create_app(
+    settings: Settings, plugins: pluggy.PluginManager | None = None, *, mailer: Mailer | None = None
+) -> falcon.App:
+    """The WSGI app for ``settings``; builds the Mailer (and so the transports) unless given."""
+    mailer = mailer or Mailer.from_settings(settings, plugins)
+    app = falcon.App(
+        middleware=[AccessLog(), falcon.CORSMiddleware(allow_origins=cors_origins(settings.allowed_hosts))],
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    add_error_handlers(app)
+    schema = SendSchema(max_recipients=settings.max_recipients)
+    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size))
+    app.add_route("/health", HealthResource(mailer.transport_name))
+    return app
+
+
+def get_app() -> falcon.App:
+    """For WSGI hosts (``waitress-serve --call dinky_falcon.app:get_app``): reads the environment."""
+    settings = Settings.from_env()
+    configure_logging(settings)
+    return create_app(settings)

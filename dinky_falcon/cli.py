@@ -1,0 +1,68 @@
+"""``dinky-mail``: serve the API and look at its configuration and plugins."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import ConfigError
+from .logs import configure_logging
+from .plugins import make_plugin_manager, transport_registry
+from .settings import Settings
+
+
+def cmd_serve(settings: Settings, args) -> int:
+    from .server import serve
+
+    serve(
+        settings,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+        threads=args.threads or settings.threads,
+    )
+    return 0
+
+
+def cmd_config(settings: Settings, args) -> int:
+    for name, value in settings.redacted().items():
+        print(f"{name}={value}")
+    return 0
+
+
+def cmd_plugins(settings: Settings, args) -> int:
+    pm = make_plugin_manager(settings)
+    registry = transport_registry(pm)
+    for name, plugin in pm.list_name_plugin():
+        transports = sorted(r.name for r in registry.values() if r.plugin == name)
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
+        print(f"{name}: transports={','.join(transports) or '-'} hooks={','.join(hooks)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dinky-mail", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP Mail API under waitress")
+    serve.add_argument("--host", help="address to listen on (default: HOST or 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 20001; 0 picks a free one)")
+    serve.add_argument("--threads", type=int, help="worker threads (default: THREADS or 8)")
+    serve.set_defaults(run=cmd_serve)
+    config = commands.add_parser("config", help="print the effective settings, secrets as ***")
+    config.set_defaults(run=cmd_config)
+    plugins = commands.add_parser("plugins", help="list loaded plugins and their transports")
+    plugins.set_defaults(run=cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings)
+        return args.run(settings, args)
+    except ConfigError as exc:
+        print(f"dinky-mail: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"dinky-mail: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,61 @@
+"""Every error answer of the API: ``{"success": false, "error": title, "details": ...}``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import falcon
+from marshmallow import ValidationError
+
+from .errors import MessageRefused, TransportError
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+
+
+class ApiError(falcon.HTTPError):
+    """An error answer; ``details`` is a string or a {field: [messages]} dict."""
+
+    def __init__(self, status, title: str, details, headers=None):
+        super().__init__(status, title=title, headers=headers)
+        self.details = details
+
+
+def serialize_error(req, resp, error: falcon.HTTPError) -> None:
+    details = getattr(error, "details", None) or error.description or error.title
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = json.dumps({"success": False, "error": error.title, "details": details}).encode()
+
+
+def validation_failed(req, resp, error: ValidationError, params):
+    raise ApiError(falcon.HTTP_422, "Validation failed", error.messages)
+
+
+def transport_failed(req, resp, error: TransportError, params):
+    if error.temporary:
+        raise ApiError(
+            falcon.HTTP_503,
+            "Mail transport unavailable, retry later",
+            str(error),
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    raise ApiError(falcon.HTTP_502, "Mail transport refused the message", str(error))
+
+
+def message_refused(req, resp, error: MessageRefused, params):
+    raise ApiError(falcon.HTTP_403, "Message refused", str(error))
+
+
+def unexpected(req, resp, error: Exception, params):
+    log.error("unexpected error on %s %s", req.method, req.path, exc_info=error)
+    raise ApiError(falcon.HTTP_500, "Internal server error", "The error was logged.")
+
+
+def add_error_handlers(app: falcon.App) -> None:
+    app.set_error_serializer(serialize_error)
+    app.add_error_handler(Exception, unexpected)
+    app.add_error_handler(ValidationError, validation_failed)
+    app.add_error_handler(TransportError, transport_failed)
+    app.add_error_handler(MessageRefused, message_refused)

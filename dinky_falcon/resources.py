@@ -1,0 +1,71 @@
+"""The HTTP resources. Validation lives in the schemas, error bodies in http_errors."""
+
+from __future__ import annotations
+
+import json
+
+import falcon
+
+from .http_errors import ApiError
+from .mailer import Mailer
+from .schemas import SendSchema
+
+
+def _reject_duplicate_keys(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def read_json(req: falcon.Request, limit: int):
+    """The request body as JSON, or the 415/413/400 that explains why not."""
+    mimetype = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != falcon.MEDIA_JSON:
+        raise ApiError(
+            falcon.HTTP_415,
+            "Unsupported media type",
+            "Send the message as JSON with 'Content-Type: application/json'.",
+        )
+    too_large = ApiError(
+        falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes."
+    )
+    if req.content_length is not None and req.content_length > limit:
+        raise too_large
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large
+    try:
+        return json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+
+
+class SendResource:
+    def __init__(self, mailer: Mailer, schema: SendSchema, max_body_size: int):
+        self.mailer = mailer
+        self.schema = schema
+        self.max_body_size = max_body_size
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        request = self.schema.load(read_json(req, self.max_body_size))
+        delivery = self.mailer.send(request)
+        resp.media = {
+            "success": True,
+            "message": "Email sent successfully",
+            "id": delivery.message_id,
+            "transport": delivery.transport,
+        }
+
+
+class HealthResource:
+    """Liveness: cheap, no upstream call."""
+
+    def __init__(self, transport: str):
+        self.body = {"status": "ok", "transport": transport}
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = self.body

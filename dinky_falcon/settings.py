@@ -1,0 +1,219 @@
+"""Settings: read once from the environment (and a ``.env`` file), validated at start.
+
+Every variable is documented in ``.env.example``. A bad value raises ConfigError with one line
+naming the variable, so the service stops at start instead of failing at the first message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from .addresses import AddressError, parse_mailbox
+from .errors import ConfigError
+
+TRUE_WORDS = frozenset({"yes", "true", "1"})
+FALSE_WORDS = frozenset({"no", "false", "0"})
+
+# (legacy name, current name): the legacy one still works, with a warning.
+LEGACY_NAMES = (
+    ("RELAY_HOST", "SMTP_RELAY_HOST"),
+    ("RELAY_PORT", "SMTP_RELAY_PORT"),
+    ("RELAY_USERNAME", "SMTP_RELAY_USERNAME"),
+    ("RELAY_PASSWORD", "SMTP_RELAY_PASSWORD"),
+)
+
+DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration. Field names are the variable names in lower case."""
+
+    environment: str = "production"
+    mail_domain: str = "example.com"
+    mail_hostname: str = ""
+    default_from: str = ""
+    mail_transport: tuple[str, ...] = ()
+    smtp_host: str = "mail-server"
+    smtp_port: int = 25
+    smtp_relay_host: str = "smtp.gmail.com"
+    smtp_relay_port: int = 587
+    smtp_relay_username: str = ""
+    smtp_relay_password: str = field(default="", repr=False)
+    use_tls: bool = True
+    tls_verify: bool = True
+    smtp_timeout: float = 10.0
+    outbox_dir: Path = Path("outbox")
+    host: str = "0.0.0.0"
+    port: int = 20001
+    threads: int = 8
+    allowed_hosts: tuple[str, ...] = ()
+    max_body_size: int = 1024 * 1024
+    max_recipients: int = 50
+    plugins_dir: Path | None = None
+    log_level: str = "INFO"
+    traefik_entrypoint: str = "https"
+    enable_tls: bool = True
+    # Every variable seen (process environment over .env), for plugins' own settings.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    # What was accepted but deserves a word in the log at start.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    SECRETS = frozenset({"smtp_relay_password"})
+
+    @property
+    def transport_names(self) -> tuple[str, ...]:
+        return self.mail_transport or (DEFAULT_TRANSPORT[self.environment],)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """A variable by name, for plugins that read settings of their own."""
+        return self.environ.get(name, default)
+
+    def redacted(self) -> dict[str, str]:
+        """The settings as VARIABLE -> text, secrets shown as ``***`` (``dinky-mail config``)."""
+        shown = {}
+        for f in dataclasses.fields(self):
+            if f.name in ("environ", "warnings"):
+                continue
+            value = getattr(self, f.name)
+            if f.name in self.SECRETS:
+                text = "***" if value else ""
+            elif isinstance(value, bool):
+                text = "yes" if value else "no"
+            elif isinstance(value, tuple):
+                text = ",".join(value)
+            elif value is None:
+                text = ""
+            else:
+                text = str(value)
+            shown[f.name.upper()] = text
+        return shown
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Read the settings; ``environ`` defaults to os.environ, and wins over ``env_file``."""
+        merged: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        return _Reader(merged).settings()
+
+
+class _Reader:
+    """Turns a mapping of variables into Settings, collecting warnings on the way."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+        self.warnings: list[str] = []
+
+    def text(self, name: str, default: str = "") -> str:
+        value = self.env.get(name, "").strip()
+        return value or default
+
+    def renamed(self, old: str, new: str, default: str = "") -> str:
+        if self.env.get(old, "").strip():
+            if self.env.get(new, "").strip():
+                self.warnings.append(f"{old} is ignored because {new} is set")
+            else:
+                self.warnings.append(f"{old} is deprecated: rename it to {new}")
+                return self.text(old, default)
+        return self.text(new, default)
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if not value:
+            return default
+        if value.lower() in TRUE_WORDS:
+            return True
+        if value.lower() in FALSE_WORDS:
+            return False
+        raise ConfigError(f"{name}={value!r} is not a boolean: use yes/no, true/false or 1/0")
+
+    def number(self, name: str, default: float, kind=int, low=1, high=None, value=None):
+        value = self.text(name) if value is None else value
+        if not value:
+            return default
+        try:
+            number = kind(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            article = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"{name}={value!r} is not {article} {bounds}")
+        return number
+
+    def port(self, name: str, default: int, legacy: str | None = None) -> int:
+        value = self.renamed(legacy, name) if legacy else self.text(name)
+        return self.number(name, default, int, 1, 65535, value=value)
+
+    def words(self, name: str) -> tuple[str, ...]:
+        return tuple(w.strip() for w in self.text(name).split(",") if w.strip())
+
+    def choice(self, name: str, default: str, allowed) -> str:
+        value = self.text(name, default).lower()
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} must be one of: {', '.join(sorted(allowed))}")
+        return value
+
+    def app_password(self) -> str:
+        password = self.renamed("RELAY_PASSWORD", "SMTP_RELAY_PASSWORD")
+        squeezed = "".join(password.split())
+        if squeezed != password:
+            self.warnings.append(
+                "SMTP_RELAY_PASSWORD contained spaces; they were removed "
+                "(Gmail shows App Passwords in groups of four)"
+            )
+        return squeezed
+
+    def settings(self) -> Settings:
+        environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
+        if environment == "production" and not self.text("MAIL_DOMAIN"):
+            raise ConfigError("MAIL_DOMAIN is required when ENVIRONMENT=production")
+        domain = self.text("MAIL_DOMAIN", Settings.mail_domain).lower()
+        default_from = self.text("DEFAULT_FROM", f"noreply@{domain}")
+        try:
+            parse_mailbox(default_from)
+        except AddressError as exc:
+            raise ConfigError(f"DEFAULT_FROM={default_from!r} is not a usable address: {exc}")
+        plugins_dir = self.text("PLUGINS_DIR")
+        if plugins_dir and not Path(plugins_dir).is_dir():
+            raise ConfigError(f"PLUGINS_DIR={plugins_dir!r} is not a directory")
+        if not plugins_dir and Path("plugins").is_dir():
+            plugins_dir = "plugins"
+        values = dict(
+            environment=environment,
+            mail_domain=domain,
+            mail_hostname=self.text("MAIL_HOSTNAME", domain),
+            default_from=default_from,
+            mail_transport=tuple(w.lower() for w in self.words("MAIL_TRANSPORT")),
+            smtp_host=self.text("SMTP_HOST", Settings.smtp_host),
+            smtp_port=self.port("SMTP_PORT", Settings.smtp_port),
+            smtp_relay_host=self.renamed("RELAY_HOST", "SMTP_RELAY_HOST", Settings.smtp_relay_host),
+            smtp_relay_port=self.port("SMTP_RELAY_PORT", Settings.smtp_relay_port, "RELAY_PORT"),
+            smtp_relay_username=self.renamed("RELAY_USERNAME", "SMTP_RELAY_USERNAME"),
+            smtp_relay_password=self.app_password(),
+            use_tls=self.boolean("USE_TLS", True),
+            tls_verify=self.boolean("TLS_VERIFY", True),
+            smtp_timeout=self.number("SMTP_TIMEOUT", Settings.smtp_timeout, float, 0.1, 600),
+            outbox_dir=Path(self.text("OUTBOX_DIR", str(Settings.outbox_dir))),
+            host=self.text("HOST", Settings.host),
+            port=self.port("PORT", Settings.port),
+            threads=self.number("THREADS", Settings.threads, int, 1, 256),
+            allowed_hosts=self.words("ALLOWED_HOSTS"),
+            max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
+            max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
+            plugins_dir=Path(plugins_dir) if plugins_dir else None,
+            log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
+            traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
+            enable_tls=self.boolean("ENABLE_TLS", True),
+        )
+        return Settings(**values, environ=dict(self.env), warnings=tuple(self.warnings))

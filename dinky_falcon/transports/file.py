@@ -1,0 +1,70 @@
+"""``file``: each message becomes a ``.eml`` file in OUTBOX_DIR (the development sink)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ConfigError, TransportError
+from ..hookspecs import hookimpl
+
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._@-]")
+
+
+class FileTransport:
+    """Writes atomically: a temporary file in the same directory, fsync, rename, fsync dir."""
+
+    def __init__(self, settings):
+        self.directory = Path(settings.outbox_dir).resolve()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.directory):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"OUTBOX_DIR={str(settings.outbox_dir)!r} cannot be written: {exc.strerror}"
+            ) from None
+
+    def send(self, message, envelope) -> Path:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        message_id = _UNSAFE_IN_NAME.sub("_", str(message["Message-ID"] or "").strip("<>"))
+        target = self.directory / f"{stamp}-{message_id}.eml"
+        try:
+            self._write_atomically(target, message.as_bytes())
+        except OSError as exc:
+            raise TransportError(
+                f"the outbox directory could not be written: {exc.strerror}", temporary=True
+            ) from exc
+        return target
+
+    def _write_atomically(self, target: Path, data: bytes) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+        directory = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def check(self):
+        if not os.access(self.directory, os.W_OK):
+            raise TransportError(f"{self.directory} is not writable", temporary=True)
+
+    def close(self):
+        pass
+
+
+@hookimpl(trylast=True)
+def register_transports(register):
+    register("file", FileTransport)
