@@ -102,7 +102,7 @@ class SmtpPeer:
             and auth_data.password == self.password.encode()
         )
         if good:
-            return AuthResult(success=True)
+            return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False, message=GMAIL_BAD_CREDENTIALS)
 
     def start(self) -> SmtpPeer:
