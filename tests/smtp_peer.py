@@ -2,7 +2,9 @@
 
 ``SmtpPeer()`` accepts anything; ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
-answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
+answering a bad login the way Gmail does (535 5.7.8). ``require_tls=False`` still offers
+STARTTLS but would take mail and logins in clear, to prove a client never falls back to that;
+``port=`` brings a stopped peer back on the same port. Every message and every connection is
 recorded, so tests can assert on delivery and on connection reuse.
 """
 
@@ -75,9 +77,17 @@ class _Controller(Controller):
 
 
 class SmtpPeer:
-    def __init__(self, *, ca=None, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        *,
+        ca=None,
+        username: str | None = None,
+        password: str | None = None,
+        port: int | None = None,
+        require_tls: bool = True,
+    ):
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self.username, self.password = username, password
         self.messages: list[Received] = []
         self.connections = 0
@@ -88,10 +98,12 @@ class SmtpPeer:
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-            options.update(tls_context=context, require_starttls=True)
+            options.update(tls_context=context, require_starttls=require_tls)
         if username is not None:
             options.update(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=ca is not None
+                authenticator=self._authenticate,
+                auth_required=True,
+                auth_require_tls=ca is not None and require_tls,
             )
         self.controller = _Controller(self, hostname=self.host, port=self.port, **options)
 
