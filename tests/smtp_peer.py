@@ -3,7 +3,8 @@
 ``SmtpPeer()`` accepts anything; ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
 answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
-recorded, so tests can assert on delivery and on connection reuse.
+recorded, so tests can assert on delivery and on connection reuse. ``idle_timeout`` and
+``restart()`` make the server drop sessions, as real servers do.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class _Handler:
             tuple(envelope.rcpt_tos),
             envelope.original_content,
             login,
-            session.ssl is not None,
+            # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
+            session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
         )
         with self.peer.lock:
             self.peer.messages.append(received)
@@ -75,7 +77,15 @@ class _Controller(Controller):
 
 
 class SmtpPeer:
-    def __init__(self, *, ca=None, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        *,
+        ca=None,
+        username: str | None = None,
+        password: str | None = None,
+        idle_timeout: float | None = None,
+        implicit_tls: bool = False,
+    ):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.username, self.password = username, password
@@ -88,11 +98,20 @@ class SmtpPeer:
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-            options.update(tls_context=context, require_starttls=True)
+            if implicit_tls:  # TLS from the first byte, as on port 465
+                options.update(ssl_context=context)
+            else:
+                options.update(tls_context=context, require_starttls=True)
         if username is not None:
             options.update(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=ca is not None
+                authenticator=self._authenticate,
+                auth_required=True,
+                # aiosmtpd only counts STARTTLS as TLS; an implicit TLS session is encrypted too.
+                auth_require_tls=ca is not None and not implicit_tls,
             )
+        if idle_timeout is not None:
+            options["timeout"] = idle_timeout  # seconds before an idle session is closed
+        self.options = options
         self.controller = _Controller(self, hostname=self.host, port=self.port, **options)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -113,6 +132,16 @@ class SmtpPeer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, dropping every open session (a reboot)."""
+        self.stop()
+        with self.lock:
+            connections = self.connections
+        self.controller = _Controller(self, hostname=self.host, port=self.port, **self.options)
+        self.controller.start()
+        with self.lock:
+            self.connections = connections  # not the controller's readiness probe
 
     def __enter__(self) -> SmtpPeer:
         return self.start()

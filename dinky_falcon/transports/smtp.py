@@ -261,6 +261,10 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
             False,
         )
     if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read that timed out or failed as a disconnection.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, (smtplib.SMTPServerDisconnected, OSError)):
+            return _describe(cause, endpoint)
         return f"{where} closed the connection unexpectedly; retry later.", True
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (
