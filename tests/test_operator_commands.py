@@ -14,8 +14,8 @@ def environment(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
 
     def set_variables(**variables):
-        variables = dict(ENVIRONMENT="production", MAIL_DOMAIN="example.org", SMTP_TIMEOUT="2", **variables)
-        for name, value in variables.items():
+        defaults = dict(ENVIRONMENT="production", MAIL_DOMAIN="example.org", SMTP_TIMEOUT="2")
+        for name, value in (defaults | variables).items():
             monkeypatch.setenv(name, value)
 
     return set_variables

@@ -57,6 +57,11 @@ def silent_port():
         yield listener.getsockname()[1]
 
 
+def postfix_down_then(relay: dict) -> dict:
+    """Failover from postfix, on a port where nothing listens, to the relay."""
+    return dict(relay, MAIL_TRANSPORT="postfix,gmail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()))
+
+
 def delivered_ids(peer) -> list[str]:
     return [message_from_bytes(m.data)["Message-ID"] for m in peer.messages]
 
@@ -89,7 +94,10 @@ def test_port_465_means_implicit_tls(make_settings, relay, tls_ca, trusted_ca):
     settings = make_settings(**dict(relay, SMTP_RELAY_PORT="465"))
     (_, transport), = Mailer.from_settings(settings).transports
     assert transport.endpoint.tls == IMPLICIT
-    with SmtpPeer(ca=tls_ca, username="site@example.org", password=RELAY_PASSWORD, implicit_tls=True) as peer:
+    implicit_peer = SmtpPeer(
+        ca=tls_ca, username="site@example.org", password=RELAY_PASSWORD, implicit_tls=True
+    )
+    with implicit_peer as peer:
         endpoint = Endpoint(
             peer.host, peer.port, IMPLICIT, 2, "example.org", tls_context(verify=True),
             "site@example.org", RELAY_PASSWORD,
@@ -192,7 +200,8 @@ def test_an_smtp_4xx_is_a_503_and_a_5xx_a_502(make_client, postfix, smtp_server)
 def test_one_refused_recipient_refuses_the_whole_message(make_client, postfix, smtp_server):
     client, _ = make_client(**postfix)
     smtp_server.rcpt_reply = "550 5.1.1 No such user"
-    result = client.simulate_post("/send", json=dict(SEED_REQUEST, to=["a@example.org", "b@example.org"]))
+    two = dict(SEED_REQUEST, to=["a@example.org", "b@example.org"])
+    result = client.simulate_post("/send", json=two)
     assert result.status_code == 502
     assert "a@example.org (550 5.1.1 No such user)" in result.json["details"]
     assert smtp_server.messages == []
@@ -246,15 +255,18 @@ def test_idle_connections_are_closed_by_the_pool_after_a_while(smtp_server):
 
 def test_postfix_uses_starttls_when_offered_except_on_loopback(make_settings, tls_ca):
     def endpoint_tls(host):
-        (_, transport), = Mailer.from_settings(make_settings(MAIL_TRANSPORT="postfix", SMTP_HOST=host)).transports
+        settings = make_settings(MAIL_TRANSPORT="postfix", SMTP_HOST=host)
+        (_, transport), = Mailer.from_settings(settings).transports
         return transport.endpoint.tls
 
     assert endpoint_tls("mail-server") == OPPORTUNISTIC
     assert endpoint_tls("127.0.0.1") == endpoint_tls("localhost") == PLAIN
     with SmtpPeer(ca=tls_ca) as peer:  # offers STARTTLS with a certificate nobody trusts
-        endpoint = Endpoint(peer.host, peer.port, OPPORTUNISTIC, 2, "example.org", tls_context(verify=False))
+        context = tls_context(verify=False)
+        endpoint = Endpoint(peer.host, peer.port, OPPORTUNISTIC, 2, "example.org", context)
         transport = SmtpTransport(endpoint, pool_size=1)
-        transport.send(message_from_bytes(b"Subject: hi\r\n\r\nx\r\n"), Envelope("a@example.org", ("b@example.org",)))
+        message = message_from_bytes(b"Subject: hi\r\n\r\nx\r\n")
+        transport.send(message, Envelope("a@example.org", ("b@example.org",)))
         transport.close()
     (received,) = peer.messages
     assert received.tls is True
@@ -263,7 +275,7 @@ def test_postfix_uses_starttls_when_offered_except_on_loopback(make_settings, tl
 def test_failover_delivers_through_gmail_when_postfix_is_down(
     make_client, relay, gmail_server, trusted_ca
 ):
-    client, _ = make_client(**dict(relay, MAIL_TRANSPORT="postfix,gmail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port())))
+    client, _ = make_client(**postfix_down_then(relay))
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.status_code == 200
     assert result.json["transport"] == "gmail"
@@ -273,7 +285,8 @@ def test_failover_delivers_through_gmail_when_postfix_is_down(
 def test_a_permanent_refusal_is_not_tried_on_the_next_transport(
     make_client, relay, smtp_server, gmail_server, trusted_ca
 ):
-    client, _ = make_client(**dict(relay, SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port), MAIL_TRANSPORT="postfix,gmail"))
+    postfix_up = dict(SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port))
+    client, _ = make_client(**dict(relay, **postfix_up, MAIL_TRANSPORT="postfix,gmail"))
     smtp_server.data_reply = "554 5.7.1 Message rejected as spam"
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.status_code == 502
@@ -282,10 +295,7 @@ def test_a_permanent_refusal_is_not_tried_on_the_next_transport(
 
 
 def test_when_every_transport_is_down_the_503_says_why_for_each(make_client, relay):
-    client, _ = make_client(**dict(
-        relay, MAIL_TRANSPORT="postfix,gmail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()),
-        SMTP_RELAY_PORT=str(free_port()),
-    ))
+    client, _ = make_client(**postfix_down_then(dict(relay, SMTP_RELAY_PORT=str(free_port()))))
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.status_code == 503
     assert result.json["details"].startswith("postfix: 127.0.0.1:")
@@ -331,7 +341,7 @@ def test_ready_is_503_naming_what_failed_while_health_stays_cheap(make_client, p
 
 
 def test_ready_is_degraded_when_failover_still_delivers(make_client, relay, trusted_ca):
-    client, _ = make_client(**dict(relay, MAIL_TRANSPORT="postfix,gmail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port())))
+    client, _ = make_client(**postfix_down_then(relay))
     result = client.simulate_get("/health/ready")
     assert result.status_code == 200
     assert result.json["status"] == "degraded"

@@ -80,7 +80,9 @@ def open_connection(endpoint: Endpoint, report: Callable[[str], None] = _quiet) 
     # name that STARTTLS verifies the certificate against.
     options = dict(timeout=endpoint.timeout, local_hostname=endpoint.local_hostname)
     if endpoint.tls == IMPLICIT:
-        connection = smtplib.SMTP_SSL(endpoint.host, endpoint.port, context=endpoint.context, **options)
+        connection = smtplib.SMTP_SSL(
+            endpoint.host, endpoint.port, context=endpoint.context, **options
+        )
     else:
         connection = smtplib.SMTP(endpoint.host, endpoint.port, **options)
     try:
@@ -170,7 +172,8 @@ class SmtpTransport:
         self._run(_noop)
         checked = [self.endpoint.where]
         if self.endpoint.tls != PLAIN:
-            checked.append(f"TLS {self.endpoint.tls}" + (", verified" if self.endpoint.verifies else ""))
+            verified = ", verified" if self.endpoint.verifies else ""
+            checked.append(f"TLS {self.endpoint.tls}{verified}")
         if self.endpoint.username:
             checked.append(f"logged in as {self.endpoint.username}")
         return ", ".join(checked)
@@ -235,60 +238,72 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
             )
         else:
             advice = "check SMTP_RELAY_USERNAME and SMTP_RELAY_PASSWORD"
-        return f"{where} rejected the login of {endpoint.username} ({reply}): {advice}.", _transient(exc.smtp_code)
+        text = f"{where} rejected the login of {endpoint.username} ({reply}): {advice}."
+        return text, _transient(exc.smtp_code)
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refusals = [f"{r} ({_reply(*answer)})" for r, answer in exc.recipients.items()]
+        refusals = "; ".join(f"{r} ({_reply(*answer)})" for r, answer in exc.recipients.items())
         temporary = all(_transient(code) for code, _ in exc.recipients.values())
-        return f"{where} refused the recipient(s) {'; '.join(refusals)}; nothing was sent.", temporary
+        return f"{where} refused the recipient(s) {refusals}; nothing was sent.", temporary
     if isinstance(exc, smtplib.SMTPSenderRefused):
-        return (
-            f"{where} refused the sender {exc.sender} ({_reply(exc.smtp_code, exc.smtp_error)}): "
-            "use a from address the relay accepts, such as DEFAULT_FROM.",
-            _transient(exc.smtp_code),
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        text = (
+            f"{where} refused the sender {exc.sender} ({reply}): use a from address the "
+            "relay accepts, such as DEFAULT_FROM."
         )
+        return text, _transient(exc.smtp_code)
+    if isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPHeloError)):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        return f"{where} turned the session away: {reply}.", _transient(exc.smtp_code)
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"{where} refused the message: {_reply(exc.smtp_code, exc.smtp_error)}.", _transient(exc.smtp_code)
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        return f"{where} refused the message: {reply}.", _transient(exc.smtp_code)
     if isinstance(exc, StartTlsMissing):
-        return (
+        text = (
             f"{where} does not offer STARTTLS, which USE_TLS=yes requires: check {port_var} "
-            "(587 for STARTTLS, 465 for implicit TLS).",
-            True,
+            "(587 for STARTTLS, 465 for implicit TLS)."
         )
+        return text, True
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return (
+        text = (
             f"{where} offers no authentication: check {host_var} and {port_var}; a server "
-            "that offers AUTH only over TLS needs USE_TLS=yes.",
-            False,
+            "that offers AUTH only over TLS needs USE_TLS=yes."
         )
+        return text, False
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         # smtplib reports a read that timed out or failed as a disconnection.
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, (smtplib.SMTPServerDisconnected, OSError)):
             return _describe(cause, endpoint)
-        return f"{where} closed the connection unexpectedly; retry later.", True
+        return f"{where} closed the connection ({_text(exc)}); retry later.", True
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
+        text = (
             f"the TLS certificate of {where} could not be verified ({exc.verify_message}): "
             "add its CA to the system trust store (or point SSL_CERT_FILE at it), or set "
-            "TLS_VERIFY=no to encrypt without verifying.",
-            True,
+            "TLS_VERIFY=no to encrypt without verifying."
         )
+        return text, True
     if isinstance(exc, ssl.SSLError):
-        return (
+        text = (
             f"TLS with {where} failed ({exc.reason or exc}): check {port_var} (587 for "
-            "STARTTLS, 465 for implicit TLS) and USE_TLS.",
-            True,
+            "STARTTLS, 465 for implicit TLS) and USE_TLS."
         )
+        return text, True
     if isinstance(exc, socket.gaierror):
-        return f"the host name {endpoint.host} could not be resolved ({exc.strerror}): check {host_var} and DNS.", True
+        reason = exc.strerror
+        text = f"the host name {endpoint.host} could not be resolved ({reason}): check {host_var}."
+        return text, True
     if isinstance(exc, ConnectionRefusedError):
-        return f"{where} refused the connection: is the SMTP server running, and are {host_var} and {port_var} right?", True
-    if isinstance(exc, TimeoutError):
-        return (
-            f"{where} did not answer within {endpoint.timeout:g} s (SMTP_TIMEOUT): check that "
-            f"the host is up and that no firewall drops {port_var}.",
-            True,
+        text = (
+            f"{where} refused the connection: is the SMTP server running, and are {host_var} "
+            f"and {port_var} right?"
         )
+        return text, True
+    if isinstance(exc, TimeoutError):
+        text = (
+            f"{where} did not answer within {endpoint.timeout:g} s (SMTP_TIMEOUT): check that "
+            f"the host is up and that no firewall drops {port_var}."
+        )
+        return text, True
     if isinstance(exc, OSError):
         return f"the connection to {where} failed ({exc.strerror or exc}); retry later.", True
     return f"SMTP with {where} failed ({exc}).", False
