@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PLUGINS = (
     "dinky_falcon.transports.file",
     "dinky_falcon.transports.memory",
+    "dinky_falcon.transports.postfix",
+    "dinky_falcon.transports.gmail",
 )
 
 

@@ -2,10 +2,11 @@
 
 ``SmtpPeer()`` accepts anything; ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
-answering a bad login the way Gmail does (535 5.7.8). ``require_tls=False`` still offers
-STARTTLS but would take mail and logins in clear, to prove a client never falls back to that;
-``port=`` brings a stopped peer back on the same port. Every message and every connection is
-recorded, so tests can assert on delivery and on connection reuse.
+answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
+recorded, so tests can assert on delivery and on connection reuse. ``idle_timeout`` and
+``restart()`` make the server drop sessions, as real servers do. ``require_tls=False`` still
+offers STARTTLS but would take mail and logins in clear, to prove a client never falls back to
+that; ``port=`` starts a peer on a port a client was already told about (a relay coming back).
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class _Handler:
             tuple(envelope.rcpt_tos),
             envelope.original_content,
             login,
-            session.ssl is not None,
+            # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
+            session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
         )
         with self.peer.lock:
             self.peer.messages.append(received)
@@ -85,6 +87,8 @@ class SmtpPeer:
         password: str | None = None,
         port: int | None = None,
         require_tls: bool = True,
+        idle_timeout: float | None = None,
+        implicit_tls: bool = False,
     ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -98,13 +102,20 @@ class SmtpPeer:
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-            options.update(tls_context=context, require_starttls=require_tls)
+            if implicit_tls:  # TLS from the first byte, as on port 465
+                options.update(ssl_context=context)
+            else:
+                options.update(tls_context=context, require_starttls=require_tls)
         if username is not None:
             options.update(
                 authenticator=self._authenticate,
                 auth_required=True,
-                auth_require_tls=ca is not None and require_tls,
+                # aiosmtpd only counts STARTTLS as TLS; an implicit TLS session is encrypted too.
+                auth_require_tls=ca is not None and require_tls and not implicit_tls,
             )
+        if idle_timeout is not None:
+            options["timeout"] = idle_timeout  # seconds before an idle session is closed
+        self.options = options
         self.controller = _Controller(self, hostname=self.host, port=self.port, **options)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -125,6 +136,16 @@ class SmtpPeer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, dropping every open session (a reboot)."""
+        self.stop()
+        with self.lock:
+            connections = self.connections
+        self.controller = _Controller(self, hostname=self.host, port=self.port, **self.options)
+        self.controller.start()
+        with self.lock:
+            self.connections = connections  # not the controller's readiness probe
 
     def __enter__(self) -> SmtpPeer:
         return self.start()
