@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import smtplib
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+
+import pytest
 
 from smtp_peer import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGURE = REPO / "compose" / "mail-server" / "configure-postfix"
+
+# The login the gmail_server fixture (tests/conftest.py) expects.
+USERNAME = "site@example.org"
+PASSWORD = "abcdefghijklmnop"
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
@@ -182,3 +190,51 @@ def _postfix_ids() -> tuple[int, int]:
 
     entry = pwd.getpwnam("postfix")
     return entry.pw_uid, entry.pw_gid
+
+
+# --- pytest fixtures: import them into a test module to use them ---------------------------
+@pytest.fixture
+def ca_file(tls_ca, tmp_path):
+    """The CA bundle Postfix is given: the trustme CA, as a system bundle would hold Gmail's."""
+    path = tmp_path / "ca-bundle.pem"
+    tls_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def make_postfix(tls_ca, ca_file):
+    """Start a configured Postfix relaying to ``relay_port``; every one is stopped at teardown."""
+    relays = []
+    # Not under tmp_path: pytest keeps its parents private, and postfix's own user must
+    # reach the queue and data directories below this one.
+    scratch = Path(tempfile.mkdtemp(prefix="dinky-postfix-"))
+    scratch.chmod(0o755)
+
+    def make(relay_port: int, **env) -> PostfixRelay:
+        variables = {
+            "MAIL_DOMAIN": "example.org",
+            "MAIL_HOSTNAME": "mail.example.org",
+            "SMTP_RELAY_HOST": "localhost",
+            "SMTP_RELAY_PORT": str(relay_port),
+            "SMTP_RELAY_USERNAME": USERNAME,
+            "SMTP_RELAY_PASSWORD": PASSWORD,
+            "TLS_VERIFY": "yes",
+            "TLS_CA_FILE": str(ca_file),
+            **env,
+        }
+        relay = PostfixRelay(
+            scratch / f"postfix{len(relays)}", variables,
+            server_cert=tls_ca.issue_cert("localhost", "127.0.0.1"),
+        )
+        relay.root.mkdir()
+        relays.append(relay)
+        relay.configure()
+        return relay.start()
+
+    try:
+        yield make
+    finally:
+        for relay in relays:
+            relay.stop()
+        shutil.rmtree(scratch)
+    assert not any(relay.processes() for relay in relays)

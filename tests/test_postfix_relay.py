@@ -7,68 +7,16 @@ through the HTTP API with the postfix transport live in test_postfix_api.py.
 
 import email
 import email.policy
-import shutil
 import smtplib
 import ssl
-import tempfile
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 import trustme
 
-from postfix_harness import PostfixRelay, wait_for
+from postfix_harness import ca_file, make_postfix  # noqa: F401 (fixtures)
+from postfix_harness import PASSWORD, USERNAME, PostfixRelay, wait_for
 from smtp_peer import SmtpPeer, free_port
-
-USERNAME = "site@example.org"
-PASSWORD = "abcdefghijklmnop"
-
-
-@pytest.fixture
-def ca_file(tls_ca, tmp_path):
-    """The CA bundle Postfix is given: the trustme CA, as a system bundle would hold Gmail's."""
-    path = tmp_path / "ca-bundle.pem"
-    tls_ca.cert_pem.write_to_path(str(path))
-    return path
-
-
-@pytest.fixture
-def make_postfix(tls_ca, ca_file):
-    """Start a configured Postfix relaying to ``relay_port``; every one is stopped at teardown."""
-    relays = []
-    # Not under tmp_path: pytest keeps its parents private, and postfix's own user must
-    # reach the queue and data directories below this one.
-    scratch = Path(tempfile.mkdtemp(prefix="dinky-postfix-"))
-    scratch.chmod(0o755)
-
-    def make(relay_port: int, **env) -> PostfixRelay:
-        variables = {
-            "MAIL_DOMAIN": "example.org",
-            "MAIL_HOSTNAME": "mail.example.org",
-            "SMTP_RELAY_HOST": "localhost",
-            "SMTP_RELAY_PORT": str(relay_port),
-            "SMTP_RELAY_USERNAME": USERNAME,
-            "SMTP_RELAY_PASSWORD": PASSWORD,
-            "TLS_VERIFY": "yes",
-            "TLS_CA_FILE": str(ca_file),
-            **env,
-        }
-        relay = PostfixRelay(
-            scratch / f"postfix{len(relays)}", variables,
-            server_cert=tls_ca.issue_cert("localhost", "127.0.0.1"),
-        )
-        relay.root.mkdir()
-        relays.append(relay)
-        relay.configure()
-        return relay.start()
-
-    try:
-        yield make
-    finally:
-        for relay in relays:
-            relay.stop()
-        shutil.rmtree(scratch)
-    assert not any(relay.processes() for relay in relays)
 
 
 def contact_form_message(subject="Contact form: hello") -> EmailMessage:
