@@ -1,0 +1,107 @@
+"""The compose stack, checked the only way these machines can: `docker-compose config`.
+
+Debian's docker-compose validates the file and prints it with every variable resolved from a
+sample .env; the assertions read that result as Docker would.
+"""
+
+import subprocess
+
+import pytest
+import yaml
+
+from postfix_harness import REPO
+
+COMPOSE = REPO / "compose" / "docker-compose.yml"
+
+SAMPLE_ENV = """\
+MAIL_DOMAIN=example.org
+MAIL_HOSTNAME=mail.example.org
+SMTP_RELAY_USERNAME=site@example.org
+SMTP_RELAY_PASSWORD=abcd efgh $ijk:l
+TRAEFIK_ENTRYPOINT=websecure
+ENABLE_TLS=false
+"""
+
+
+def compose_config(tmp_path, env_text: str = SAMPLE_ENV) -> dict:
+    env_file = tmp_path / "sample.env"
+    env_file.write_text(env_text)
+    done = subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    return compose_config(tmp_path)["services"]
+
+
+def test_the_api_is_routed_by_traefik_to_port_20001_on_the_configured_entrypoint(stack):
+    api = stack["mail-api"]
+    labels = api["labels"]
+    assert labels["traefik.enable"] == "true"
+    assert labels["traefik.http.routers.dinky-mail-api.rule"] == "Host(`mail-api.local`)"
+    assert labels["traefik.http.routers.dinky-mail-api.entrypoints"] == "websecure"
+    assert labels["traefik.http.routers.dinky-mail-api.tls"] == "false"
+    assert labels["traefik.http.services.dinky-mail-api.loadbalancer.server.port"] == "20001"
+    assert labels["traefik.docker.network"] == "traefik"
+    assert set(api["networks"]) == {"mail", "traefik"}
+    assert "ports" not in api  # reachable through Traefik only
+    assert api["environment"]["PORT"] == "20001"
+
+
+def test_the_api_hands_mail_to_the_relay_container(stack):
+    env = stack["mail-api"]["environment"]
+    assert (env["MAIL_TRANSPORT"], env["SMTP_HOST"], env["SMTP_PORT"]) == ("postfix", "mail-server", "25")
+    assert stack["mail-api"]["depends_on"]["mail-server"]["condition"] == "service_healthy"
+
+
+def test_the_relay_publishes_its_ports_on_loopback_only(stack):
+    ports = stack["mail-server"]["ports"]
+    assert sorted(ports) == ["127.0.0.1:25:25/tcp", "127.0.0.1:587:587/tcp"]
+    assert stack["mail-server"]["networks"] == {"mail": None}
+
+
+def test_the_queue_lives_on_a_named_volume(tmp_path):
+    config = compose_config(tmp_path)
+    assert "mail-queue:/var/spool/postfix:rw" in config["services"]["mail-server"]["volumes"]
+    assert config["volumes"]["mail-queue"]["name"] == "dinky_mail-queue"
+
+
+def test_both_services_have_healthchecks(stack):
+    api_check = " ".join(stack["mail-api"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:20001/health" in api_check and "python" in api_check
+    relay_check = " ".join(stack["mail-server"]["healthcheck"]["test"])
+    assert "10025" in relay_check and "'^220 '" in relay_check
+
+
+def test_container_names_follow_project(tmp_path, stack):
+    assert stack["mail-api"]["container_name"] == "dinky_mail-api"
+    assert stack["mail-server"]["container_name"] == "dinky_mail-server"
+    services = compose_config(tmp_path, SAMPLE_ENV + "PROJECT=shop\n")["services"]
+    assert services["mail-api"]["container_name"] == "shop_mail-api"
+    assert services["mail-server"]["container_name"] == "shop_mail-server"
+    assert "traefik.http.routers.shop-mail-api.rule" in services["mail-api"]["labels"]
+
+
+def test_both_services_get_the_relay_settings_untouched(stack):
+    for name in ("mail-api", "mail-server"):
+        env = stack[name]["environment"]
+        # docker-compose config shows a literal $ as $$; the container sees one $.
+        assert env["SMTP_RELAY_PASSWORD"].replace("$$", "$") == "abcd efgh $ijk:l"
+        assert env["SMTP_RELAY_HOST"] == "smtp.gmail.com" and env["SMTP_RELAY_PORT"] == "587"
+        assert env["TLS_VERIFY"] == "yes"
+    assert stack["mail-server"]["environment"]["MYNETWORKS"] == ""  # the stack's network
+
+
+def test_mail_domain_is_required(tmp_path):
+    env_file = tmp_path / "empty.env"
+    env_file.write_text("")
+    done = subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode != 0 and "MAIL_DOMAIN" in done.stderr
