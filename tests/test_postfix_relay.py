@@ -7,15 +7,17 @@ through the HTTP API with the postfix transport live in test_postfix_api.py.
 
 import email
 import email.policy
+import re
 import smtplib
 import ssl
+import subprocess
 from email.message import EmailMessage
 
 import pytest
 import trustme
 
 from postfix_harness import ca_file, make_postfix  # noqa: F401 (fixtures)
-from postfix_harness import PASSWORD, USERNAME, PostfixRelay, wait_for
+from postfix_harness import PASSWORD, REPO, USERNAME, PostfixRelay, wait_for
 from smtp_peer import SmtpPeer, free_port
 
 
@@ -174,3 +176,19 @@ def test_a_password_with_spaces_dollar_and_colon_works(tls_ca, make_postfix):
         (received,) = wait_for(lambda: gmail.messages, what="delivery with the odd password")
         assert received.login == USERNAME.encode()
         assert "$HOME" not in (relay.etc / "main.cf").read_text()
+
+
+def test_the_container_log_drops_healthcheck_probes_and_keeps_mail(gmail_server, make_postfix):
+    relay = make_postfix(gmail_server.port)
+    with smtplib.SMTP("127.0.0.1", relay.healthcheck_port) as probe:
+        probe.noop()
+    inject(relay, contact_form_message())
+    wait_for(lambda: "status=sent" in relay.log(), what="the delivery in the log")
+    entrypoint = (REPO / "compose" / "mail-server" / "entrypoint").read_text()
+    (program,) = re.findall(r"^awk '([^']*)'", entrypoint, re.M)
+    shown = subprocess.run(
+        ["awk", program], input=relay.log(), capture_output=True, text=True, check=True
+    ).stdout
+    assert "postfix/healthcheck/smtpd" in relay.log()
+    assert "healthcheck" not in shown
+    assert "status=sent" in shown and "connect from" in shown
