@@ -7,6 +7,7 @@ postmap; test_postfix_relay.py starts Postfix on what it writes.
 import os
 import stat
 import subprocess
+import time
 
 import pytest
 
@@ -37,11 +38,10 @@ def configure(tmp_path):
 
 
 def main_cf(directory) -> dict[str, str]:
-    out = subprocess.run(
-        ["postconf", "-c", str(directory), "-n"], check=True, capture_output=True, text=True
-    ).stdout
-    return dict(line.split(" = ", 1) if " = " in line else (line.rstrip(" ="), "")
-                for line in out.splitlines())
+    """main.cf as name -> value (the script writes one "name = value" per line)."""
+    lines = (directory / "main.cf").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def snapshot(directory):
@@ -75,9 +75,26 @@ def test_the_credentials_map_is_private_and_holds_the_squeezed_app_password(conf
     assert looked_up == "site@example.org:abcdefghijklmnop"
 
 
+def test_postfix_reads_every_setting_without_a_warning(configure):
+    directory, main = configure()
+    settled = time.time() - 10  # spare postconf's pause on just-written files
+    for path in directory.rglob("*"):
+        os.utime(path, (settled, settled))
+    shown = subprocess.run(
+        ["postconf", "-c", str(directory), "-n"], check=True, capture_output=True, text=True
+    )
+    assert shown.stderr == ""
+    assert f"mynetworks = {main['mynetworks']}" in shown.stdout.splitlines()
+    checked = subprocess.run(
+        ["postconf", "-c", str(directory), "-M"], check=True, capture_output=True, text=True
+    )
+    assert checked.stderr == ""
+    services = [line.split()[:2] for line in checked.stdout.splitlines()]
+    assert ["smtp", "inet"] in services and ["submission", "inet"] in services
+
+
 def test_every_path_in_main_cf_is_inside_the_directory(configure):
     directory, main = configure()
-    main.pop("config_directory")  # postconf -n names the directory it read
     words = (word for value in main.values() for word in value.replace(",", " ").split())
     paths = [word.split(":", 1)[-1] for word in words if "/" in word and not word[0].isdigit()]
     assert len(paths) >= 4  # CA bundle, credentials map, SASL config, server certificate
