@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from postfix_harness import CONFIGURE, run_configure
+from postfix_harness import CONFIGURE, REPO, run_configure
 
 BASE = {
     "MAIL_DOMAIN": "example.org",
@@ -175,3 +175,28 @@ def test_the_map_type_is_the_one_postfix_supports(configure):
     _, main = configure()
     assert main["smtp_sasl_password_maps"].startswith(f"{default_type}:")
     assert os.access(CONFIGURE, os.X_OK)  # the Dockerfile copies it as it is
+
+
+def entrypoint_awk(after: str) -> str:
+    """An awk program of the container's entrypoint, to run it here on Debian's awk."""
+    entrypoint = (REPO / "compose" / "mail-server" / "entrypoint").read_text()
+    start = entrypoint.index(after + " awk '") + len(after + " awk '")
+    return entrypoint[start:entrypoint.index("'", start)]
+
+
+def test_the_container_trusts_its_own_network_by_default():
+    ip_output = (
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        "52: eth0    inet 172.18.0.3/16 brd 172.18.255.255 scope global eth0\\       valid_lft forever\n"
+        "54: eth1    inet 192.168.96.7/20 brd 192.168.111.255 scope global eth1\\       valid_lft forever\n"
+    )
+    networks = subprocess.run(
+        ["awk", entrypoint_awk("ip -o -4 addr show |")],
+        input=ip_output, capture_output=True, text=True, check=True,
+    ).stdout
+    assert networks == "172.18.0.0/16,192.168.96.0/20"
+
+
+def test_the_networks_found_are_accepted_by_configure_postfix(configure):
+    _, main = configure(MYNETWORKS="172.18.0.0/16,192.168.96.0/20")
+    assert main["mynetworks"] == "127.0.0.1/32 172.18.0.0/16 192.168.96.0/20"
