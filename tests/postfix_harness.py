@@ -119,10 +119,10 @@ class PostfixRelay:
 
     # --- run -------------------------------------------------------------------------------
     def start(self) -> PostfixRelay:
+        self.started = True  # from here on stop() has something to clean up, whatever happens
         done = subprocess.run(
             ["postfix", "-c", str(self.etc), "start"], capture_output=True, text=True, timeout=60
         )
-        self.started = True
         assert done.returncode == 0, f"postfix start failed:\n{done.stdout}{done.stderr}\n{self.log()}"
         wait_for(self._answers, what=f"postfix on port {self.port}\n{self.log()}")
         return self
