@@ -9,6 +9,7 @@ recorded, so tests can assert on delivery and on connection reuse. ``idle_timeou
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -41,7 +42,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 class _Handler:
     def __init__(self, peer: SmtpPeer):
         self.peer = peer
-
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.peer.rcpt_reply:
             return self.peer.rcpt_reply
@@ -69,11 +69,21 @@ class _Controller(Controller):
     def __init__(self, peer: SmtpPeer, **kwargs):
         super().__init__(_Handler(peer), **kwargs)
         self.peer = peer
+        self.sessions: list[SMTP] = []
 
     def factory(self):
         with self.peer.lock:
             self.peer.connections += 1
-        return SMTP(self.handler, **self.SMTP_kwargs)
+        session = SMTP(self.handler, **self.SMTP_kwargs)
+        self.sessions.append(session)
+        return session
+
+    async def hang_up(self) -> None:
+        """Close every session still open, and let their sockets close."""
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.close()
+        await asyncio.sleep(0.01)
 
 
 class SmtpPeer:
@@ -131,6 +141,8 @@ class SmtpPeer:
         return self
 
     def stop(self) -> None:
+        # aiosmtpd's stop() leaves open sessions' sockets to the garbage collector.
+        asyncio.run_coroutine_threadsafe(self.controller.hang_up(), self.controller.loop).result(5)
         self.controller.stop()
 
     def restart(self) -> None:
