@@ -88,7 +88,7 @@ def open_connection(endpoint: Endpoint, report: Callable[[str], None] = _quiet) 
     try:
         connection.ehlo_or_helo_if_needed()
         server_name = _text(connection.ehlo_resp or connection.helo_resp).split(" ")[0]
-        report(f"SMTP: {endpoint.where} is {server_name}, EHLO as {endpoint.local_hostname}")
+        report(f"SMTP: {endpoint.where} answers as {server_name}, EHLO as {endpoint.local_hostname}")
         if endpoint.tls == IMPLICIT:
             report(f"TLS: implicit, {_tls_summary(connection, endpoint)}")
         elif endpoint.tls == STARTTLS or (
@@ -220,6 +220,7 @@ def _transient(code: int) -> bool:
 def explain(exc: BaseException, endpoint: Endpoint) -> TransportError:
     """What went wrong talking to ``endpoint``, in words that say what to do; never a secret."""
     text, temporary = _describe(exc, endpoint)
+    # Texts quote server replies, and a broken server could echo what it was sent.
     if endpoint.password:
         text = text.replace(endpoint.password, "***")
     return TransportError(text, temporary=temporary)
