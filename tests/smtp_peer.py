@@ -62,6 +62,8 @@ class _Handler:
         )
         with self.peer.lock:
             self.peer.messages.append(received)
+        if self.peer.hang_up_after_data:
+            server.transport.close()  # queued, but the client never hears so
         return "250 2.0.0 OK queued"
 
 
@@ -103,6 +105,7 @@ class SmtpPeer:
         self.connections = 0
         self.rcpt_reply: str | None = None  # e.g. "450 4.2.1 try later" to refuse recipients
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
+        self.hang_up_after_data = False  # keep the message, lose the 250 on the way back
         self.lock = threading.Lock()
         options = {}
         if ca is not None:
