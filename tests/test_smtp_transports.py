@@ -235,7 +235,7 @@ def test_a_connection_lost_after_the_message_was_sent_is_never_retried(
     smtp_server.hang_up_after_data = True  # on the reused connection
     lost = client.simulate_post("/send", json=SEED_REQUEST)
     assert lost.status_code == 503
-    assert "closed the connection" in lost.json["details"]
+    assert "may have queued it" in lost.json["details"]
     # The server may have queued it: sending it again could deliver it twice.
     assert len(smtp_server.messages) == 2
     assert smtp_server.connections == 1

@@ -30,6 +30,10 @@ class StartTlsMissing(smtplib.SMTPException):
     """The server does not offer the STARTTLS that the configuration requires."""
 
 
+class OutcomeUnknown(smtplib.SMTPServerDisconnected):
+    """The connection was lost after the message was sent, before the server confirmed it."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     host: str
@@ -140,7 +144,10 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes) ->
             refused[recipient] = (code, reply)
     if refused:
         raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = connection.data(data)
+    try:
+        code, reply = connection.data(data)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise OutcomeUnknown(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
@@ -270,6 +277,12 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
             "that offers AUTH only over TLS needs USE_TLS=yes."
         )
         return text, False
+    if isinstance(exc, OutcomeUnknown):
+        text = (
+            f"the connection to {where} was lost while the message was sent or confirmed; "
+            "the server may have queued it: check that it did not arrive before sending again."
+        )
+        return text, True
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         # smtplib reports a read that timed out or failed as a disconnection.
         cause = exc.__cause__ or exc.__context__
