@@ -51,7 +51,7 @@ class Mailer:
         return ",".join(name for name, _ in self.transports)
 
     def send(self, request: SendRequest) -> Delivery:
-        """Deliver or raise: TransportError (the last one, when every transport failed)."""
+        """Deliver or raise TransportError; after failover its text says why each one failed."""
         message, envelope = self.builder.build(request)
         self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
         failures = []

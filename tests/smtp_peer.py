@@ -11,6 +11,7 @@ that; ``port=`` starts a peer on a port a client was already told about (a relay
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -43,7 +44,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 class _Handler:
     def __init__(self, peer: SmtpPeer):
         self.peer = peer
-
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.peer.rcpt_reply:
             return self.peer.rcpt_reply
@@ -64,6 +64,8 @@ class _Handler:
         )
         with self.peer.lock:
             self.peer.messages.append(received)
+        if self.peer.hang_up_after_data:
+            server.transport.close()  # queued, but the client never hears so
         return "250 2.0.0 OK queued"
 
 
@@ -71,11 +73,21 @@ class _Controller(Controller):
     def __init__(self, peer: SmtpPeer, **kwargs):
         super().__init__(_Handler(peer), **kwargs)
         self.peer = peer
+        self.sessions: list[SMTP] = []
 
     def factory(self):
         with self.peer.lock:
             self.peer.connections += 1
-        return SMTP(self.handler, **self.SMTP_kwargs)
+        session = SMTP(self.handler, **self.SMTP_kwargs)
+        self.sessions.append(session)
+        return session
+
+    async def hang_up(self) -> None:
+        """Close every session still open, and let their sockets close."""
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.close()
+        await asyncio.sleep(0.01)
 
 
 class SmtpPeer:
@@ -97,6 +109,7 @@ class SmtpPeer:
         self.connections = 0
         self.rcpt_reply: str | None = None  # e.g. "450 4.2.1 try later" to refuse recipients
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
+        self.hang_up_after_data = False  # keep the message, lose the 250 on the way back
         self.lock = threading.Lock()
         options = {}
         if ca is not None:
@@ -135,6 +148,8 @@ class SmtpPeer:
         return self
 
     def stop(self) -> None:
+        # aiosmtpd's stop() leaves open sessions' sockets to the garbage collector.
+        asyncio.run_coroutine_threadsafe(self.controller.hang_up(), self.controller.loop).result(5)
         self.controller.stop()
 
     def restart(self) -> None:

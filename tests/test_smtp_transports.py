@@ -227,6 +227,20 @@ def test_a_relay_restarted_between_two_requests_is_reconnected_transparently(
     assert gmail_server.connections == 2
 
 
+def test_a_connection_lost_after_the_message_was_sent_is_never_retried(
+    make_client, postfix, smtp_server
+):
+    client, _ = make_client(**postfix)
+    assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
+    smtp_server.hang_up_after_data = True  # on the reused connection
+    lost = client.simulate_post("/send", json=SEED_REQUEST)
+    assert lost.status_code == 503
+    assert "may have queued it" in lost.json["details"]
+    # The server may have queued it: sending it again could deliver it twice.
+    assert len(smtp_server.messages) == 2
+    assert smtp_server.connections == 1
+
+
 def test_a_session_the_server_closed_for_idleness_is_replaced(make_client, postfix):
     with SmtpPeer(idle_timeout=0.3) as peer:
         client, _ = make_client(**dict(postfix, SMTP_PORT=str(peer.port)))

@@ -30,6 +30,10 @@ class StartTlsMissing(smtplib.SMTPException):
     """The server does not offer the STARTTLS that the configuration requires."""
 
 
+class OutcomeUnknown(smtplib.SMTPServerDisconnected):
+    """The connection was lost after the message was sent, before the server confirmed it."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     host: str
@@ -88,7 +92,7 @@ def open_connection(endpoint: Endpoint, report: Callable[[str], None] = _quiet) 
     try:
         connection.ehlo_or_helo_if_needed()
         server_name = _text(connection.ehlo_resp or connection.helo_resp).split(" ")[0]
-        report(f"SMTP: {endpoint.where} is {server_name}, EHLO as {endpoint.local_hostname}")
+        report(f"SMTP: {endpoint.where} answers as {server_name}, EHLO as {endpoint.local_hostname}")
         if endpoint.tls == IMPLICIT:
             report(f"TLS: implicit, {_tls_summary(connection, endpoint)}")
         elif endpoint.tls == STARTTLS or (
@@ -140,7 +144,10 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes) ->
             refused[recipient] = (code, reply)
     if refused:
         raise smtplib.SMTPRecipientsRefused(refused)
-    code, reply = connection.data(data)
+    try:
+        code, reply = connection.data(data)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise OutcomeUnknown(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
@@ -220,6 +227,7 @@ def _transient(code: int) -> bool:
 def explain(exc: BaseException, endpoint: Endpoint) -> TransportError:
     """What went wrong talking to ``endpoint``, in words that say what to do; never a secret."""
     text, temporary = _describe(exc, endpoint)
+    # Texts quote server replies, and a broken server could echo what it was sent.
     if endpoint.password:
         text = text.replace(endpoint.password, "***")
     return TransportError(text, temporary=temporary)
@@ -269,6 +277,12 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
             "that offers AUTH only over TLS needs USE_TLS=yes."
         )
         return text, False
+    if isinstance(exc, OutcomeUnknown):
+        text = (
+            f"the connection to {where} was lost while the message was sent or confirmed; "
+            "the server may have queued it: check that it did not arrive before sending again."
+        )
+        return text, True
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         # smtplib reports a read that timed out or failed as a disconnection.
         cause = exc.__cause__ or exc.__context__
