@@ -119,6 +119,21 @@ def test_a_changed_password_is_written_and_indexed_again(configure):
     assert looked_up == "site@example.org:new-password"
 
 
+def test_the_submission_login_is_rebuilt_only_when_it_changes(configure):
+    directory, _ = configure(SUBMISSION_USERNAME="cron", SUBMISSION_PASSWORD="one")
+    sasldb = directory / "sasl" / "sasldb2"
+    users = subprocess.run(["sasldblistusers2", "-f", str(sasldb)], capture_output=True, text=True)
+    assert users.stdout.startswith("cron@example.org:")  # the realm defaults to MAIL_DOMAIN
+    assert stat.S_IMODE(sasldb.stat().st_mode) == 0o640
+    before = snapshot(directory)
+    configure(SUBMISSION_USERNAME="cron", SUBMISSION_PASSWORD="one")
+    assert snapshot(directory) == before
+    configure(SUBMISSION_USERNAME="cron", SUBMISSION_PASSWORD="two")
+    assert snapshot(directory)[sasldb.relative_to(directory)] != before[sasldb.relative_to(directory)]
+    configure()
+    assert not sasldb.exists()
+
+
 def test_the_legacy_relay_names_still_work_and_the_new_ones_win(configure):
     legacy = {"SMTP_RELAY_HOST": "", "SMTP_RELAY_PORT": "", "SMTP_RELAY_USERNAME": "",
               "SMTP_RELAY_PASSWORD": "", "RELAY_HOST": "smtp.example.net", "RELAY_PORT": "2525",

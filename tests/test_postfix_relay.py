@@ -160,6 +160,23 @@ def test_submission_requires_tls_before_auth_and_a_login_to_relay(
     assert gmail_server.messages == []
 
 
+def test_a_submission_login_relays_from_outside_mynetworks(tls_ca, gmail_server, make_postfix):
+    relay = make_postfix(
+        gmail_server.port, SUBMISSION_USERNAME="cron@example.org", SUBMISSION_PASSWORD="s3cret $x:y"
+    )
+    context = ssl.create_default_context(cadata=tls_ca.cert_pem.bytes().decode())
+    with relay.client("127.0.0.2", port=relay.submission_port) as client:
+        client.starttls(context=context)
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            client.login("cron@example.org", "wrong")
+    with relay.client("127.0.0.2", port=relay.submission_port) as client:
+        client.starttls(context=context)
+        client.login("cron@example.org", "s3cret $x:y")
+        client.send_message(contact_form_message())
+    (received,) = wait_for(lambda: gmail_server.messages, what="mail submitted on 587")
+    assert received.rcpt_tos == ("owner@example.net",) and received.tls is True
+
+
 def test_the_healthcheck_listener_answers_with_the_banner(gmail_server, make_postfix):
     relay = make_postfix(gmail_server.port)
     with smtplib.SMTP() as client:
