@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pluggy
 
 from .addresses import parse_mailbox
 from .errors import TransportError
-from .message import MessageBuilder
+from .message import Envelope, MessageBuilder
 from .plugins import build_transports, make_plugin_manager
 from .schemas import SendRequest
 from .settings import Settings
@@ -50,9 +51,14 @@ class Mailer:
     def transport_name(self) -> str:
         return ",".join(name for name, _ in self.transports)
 
-    def send(self, request: SendRequest) -> Delivery:
-        """Deliver or raise: TransportError (the last one, when every transport failed)."""
+    def send(self, request: SendRequest, check: Callable[[Envelope], None] | None = None) -> Delivery:
+        """Deliver or raise: TransportError (the last one, when every transport failed).
+
+        ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.
+        """
         message, envelope = self.builder.build(request)
+        if check is not None:
+            check(envelope)
         self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
         error = None
         for name, transport in self.transports:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import falcon
 
 from .http_errors import ApiError
 from .mailer import Mailer
+from .policy import MailPolicy
 from .schemas import SendSchema
 
 
@@ -18,6 +20,24 @@ def _reject_duplicate_keys(pairs):
             raise ValueError(f"duplicate key {key!r}")
         obj[key] = value
     return obj
+
+
+# JSON may escape half a surrogate pair ("\ud800"); no mail can carry one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(document) -> bool:
+    pending = [document]  # a loop, not recursion: the document may be nested deeply
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False
 
 
 def read_json(req: falcon.Request, limit: int):
@@ -38,21 +58,30 @@ def read_json(req: falcon.Request, limit: int):
     if len(raw) > limit:
         raise too_large
     try:
-        return json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+        document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+    if _has_lone_surrogate(document):
+        raise ApiError(
+            falcon.HTTP_400,
+            "Malformed JSON",
+            "The body is not valid JSON: a string holds an unpaired surrogate escape.",
+        )
+    return document
 
 
 class SendResource:
-    def __init__(self, mailer: Mailer, schema: SendSchema, max_body_size: int):
+    def __init__(self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy):
         self.mailer = mailer
         self.schema = schema
         self.max_body_size = max_body_size
+        self.policy = policy
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         request = self.schema.load(read_json(req, self.max_body_size))
-        delivery = self.mailer.send(request)
+        key = req.context.api_key
+        delivery = self.mailer.send(request, check=lambda envelope: self.policy.check(envelope, key))
         resp.media = {
             "success": True,
             "message": "Email sent successfully",

@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322's line limit; the email package folds longer lines anyway
+# An address with its display name. The email package folds a long name in quadratic time.
+MAX_MAILBOX_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Mailbox(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs) -> Address:
         if not isinstance(value, str):
             raise self.make_error("invalid", reason="expected a string")
+        if len(value) > MAX_MAILBOX_LENGTH:
+            raise self.make_error("invalid", reason=f"longer than {MAX_MAILBOX_LENGTH} characters")
         try:
             return parse_mailbox(value)
         except AddressError as exc:
