@@ -5,6 +5,8 @@ from falcon import testing
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.settings import Settings
+from live_server import LiveServer
+from redis_peer import RedisPeer
 from smtp_peer import SmtpPeer
 
 SEED_REQUEST = {
@@ -76,3 +78,44 @@ def gmail_server(tls_ca):
     """STARTTLS (trustme certificate) and AUTH PLAIN/LOGIN: a stand-in for smtp.gmail.com."""
     with SmtpPeer(ca=tls_ca, username="site@example.org", password="abcdefghijklmnop") as peer:
         yield peer
+
+
+@pytest.fixture
+def live_server(make_settings):
+    """Start the app under a real waitress: ``live_server(VARIABLE=value, ...)``; stopped after."""
+    started = []
+
+    def start(threads: int = 4, clock=None, **variables) -> LiveServer:
+        options = {"clock": clock} if clock is not None else {}
+        server = LiveServer(make_settings(**variables), threads=threads, **options).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def redis_server():
+    """A real redis-server on a free loopback port, stopped after the test."""
+    with RedisPeer() as peer:
+        yield peer
+
+
+class FakeClock:
+    """A clock the test moves: ``clock()`` is the time, ``clock.advance(seconds)`` moves it."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
