@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import falcon
 from limits import RateLimitItem, parse_many
@@ -61,17 +61,24 @@ class RateLimiter:
         self.clock = clock
 
     def hit(self, limits: tuple[RateLimitItem, ...], scope: str, identity: str) -> list[Window]:
-        """Count one request against every limit; StorageError when the storage is away."""
+        """Count one request against every limit, unless one is used up already: a refused
+        request costs nothing. Raises StorageError when the storage cannot be reached."""
         now = self.clock()
-        windows = []
+        windows, keys = [], []
         for item in limits:
             length = item.get_expiry()
-            number = str(int(now // length))
-            allowed = self.strategy.hit(item, scope, identity, number)
-            stats = self.strategy.get_window_stats(item, scope, identity, number)
-            reset = (int(now // length) + 1) * length - now
-            windows.append(Window(item.amount, stats.remaining, reset, not allowed))
-        return windows
+            key = (item, scope, identity, str(int(now // length)))
+            left = self.strategy.get_window_stats(*key).remaining
+            reset = (now // length + 1) * length - now
+            windows.append(Window(item.amount, left, reset, exceeded=left <= 0))
+            keys.append(key)
+        if any(window.exceeded for window in windows):
+            return windows
+        # Another thread or replica may have taken the last hit meanwhile: hit() decides.
+        return [
+            replace(window, remaining=max(0, window.remaining - 1), exceeded=not self.strategy.hit(*key))
+            for window, key in zip(windows, keys)
+        ]
 
 
 def rate_limit_headers(window: Window) -> dict[str, str]:

@@ -32,6 +32,9 @@ def create_server(settings: Settings, app, host: str, port: int, threads: int):
         # holds a connection, never a worker; one silent for CLIENT_TIMEOUT is closed.
         channel_timeout=settings.client_timeout,
         cleanup_interval=max(1, min(30, settings.client_timeout // 2)),
+        # X-Forwarded-For reaches the app, which believes it only from TRUSTED_PROXIES (CIDRs,
+        # which waitress's own trusted_proxy cannot express); waitress would drop it.
+        clear_untrusted_proxy_headers=False,
         ident="dinky-falcon",
     )
 
