@@ -119,3 +119,21 @@ class FakeClock:
 @pytest.fixture
 def clock():
     return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def live_server_module(tmp_path_factory):
+    """One real waitress for a module's tests: API key "site-key-0123456789abcdef" required."""
+    settings = Settings.from_env(
+        {
+            "ENVIRONMENT": "development",
+            "MAIL_DOMAIN": "example.org",
+            "MAIL_TRANSPORT": "memory",
+            "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+            "API_KEYS": "site:site-key-0123456789abcdef",
+            "ALLOWED_HOSTS": "example.org",
+        },
+        env_file=None,
+    )
+    with LiveServer(settings) as server:
+        yield server
