@@ -73,7 +73,8 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     add_error_handlers(app)
     schema = SendSchema(max_recipients=settings.max_recipients)
-    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, mail_policy(settings)))
+    policy = mail_policy(settings)
+    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy))
     app.add_route("/health", HealthResource(mailer.transport_name))
     return app
 

@@ -97,7 +97,9 @@ class ApiKeyAuth:
         key = self.match(presented) if presented else None
         if key is None:
             reason = "a wrong" if presented else "no"
-            log.warning("refused %s %s from %s: %s API key", req.method, req.path, req.remote_addr, reason)
+            log.warning(
+                "refused %s %s from %s: %s API key", req.method, req.path, req.remote_addr, reason
+            )
             raise ApiError(
                 falcon.HTTP_401,
                 "Unauthorized",

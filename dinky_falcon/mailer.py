@@ -51,7 +51,9 @@ class Mailer:
     def transport_name(self) -> str:
         return ",".join(name for name, _ in self.transports)
 
-    def send(self, request: SendRequest, check: Callable[[Envelope], None] | None = None) -> Delivery:
+    def send(
+        self, request: SendRequest, check: Callable[[Envelope], None] | None = None
+    ) -> Delivery:
         """Deliver or raise: TransportError (the last one, when every transport failed).
 
         ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.

@@ -29,7 +29,9 @@ def parse_recipient_rules(entries: Iterable[str]) -> tuple[str, ...]:
             try:
                 rules.append(parse_mailbox(entry).addr_spec.lower())
             except AddressError as exc:
-                raise ValueError(f"{entry!r} is not an address or an @domain entry: {exc}") from None
+                raise ValueError(
+                    f"{entry!r} is not an address or an @domain entry: {exc}"
+                ) from None
     return tuple(rules)
 
 
@@ -60,7 +62,9 @@ class MailPolicy:
                 f"{envelope.sender} may not be used as the sender: mail can only be sent from "
                 f"{', '.join(sorted(self.sender_domains))}.",
             )
-        rules = key.recipients if key is not None and key.recipients is not None else self.recipients
+        rules = self.recipients
+        if key is not None and key.recipients is not None:
+            rules = key.recipients
         if not rules:
             return
         refused = [address for address in envelope.recipients if not allowed(address, rules)]

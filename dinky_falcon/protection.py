@@ -26,8 +26,11 @@ def protection_middleware(
     def key_label(req) -> str | None:
         return req.context.api_key.label if req.context.api_key is not None else None
 
+    def ip(req) -> str:
+        return client_ip(req, proxies)
+
     return [OriginCheck(origins)], [
-        RateLimit(limiter, parse_rate_limit(settings.rate_limit), "ip", lambda req: client_ip(req, proxies)),
+        RateLimit(limiter, parse_rate_limit(settings.rate_limit), "ip", ip),
         ApiKeyAuth(settings.api_keys),
         RateLimit(limiter, parse_rate_limit(settings.rate_limit_per_key), "key", key_label),
     ]

@@ -74,11 +74,12 @@ class RateLimiter:
             keys.append(key)
         if any(window.exceeded for window in windows):
             return windows
-        # Another thread or replica may have taken the last hit meanwhile: hit() decides.
-        return [
-            replace(window, remaining=max(0, window.remaining - 1), exceeded=not self.strategy.hit(*key))
-            for window, key in zip(windows, keys)
-        ]
+        counted = []
+        for window, key in zip(windows, keys):
+            # Another thread or replica may have taken the last hit meanwhile: hit() decides.
+            allowed = self.strategy.hit(*key)
+            counted.append(replace(window, remaining=max(0, window.remaining - 1), exceeded=not allowed))
+        return counted
 
 
 def rate_limit_headers(window: Window) -> dict[str, str]:

@@ -81,7 +81,7 @@ class SendResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         request = self.schema.load(read_json(req, self.max_body_size))
         key = req.context.api_key
-        delivery = self.mailer.send(request, check=lambda envelope: self.policy.check(envelope, key))
+        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, key))
         resp.media = {
             "success": True,
             "message": "Email sent successfully",

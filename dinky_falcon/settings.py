@@ -249,7 +249,8 @@ class _Reader:
             trusted_proxies=trusted_proxies,
             client_timeout=self.number("CLIENT_TIMEOUT", Settings.client_timeout, int, 1, 3600),
         )
-        if environment == "production" and not values["api_keys"] and not values["allowed_recipients"]:
+        unguarded = not values["api_keys"] and not values["allowed_recipients"]
+        if environment == "production" and unguarded:
             self.warnings.append(
                 "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
                 "this service can send mail from your domain to anyone. Set API_KEYS, "

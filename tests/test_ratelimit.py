@@ -16,7 +16,8 @@ SHOP_KEY = "shop-key-0123456789abcdef"
 def make_limited_client(make_settings, clock):
     def make(**variables):
         settings = make_settings(**variables)
-        return testing.TestClient(create_app(settings, mailer=Mailer.from_settings(settings), clock=clock))
+        app = create_app(settings, mailer=Mailer.from_settings(settings), clock=clock)
+        return testing.TestClient(app)
 
     return make
 
