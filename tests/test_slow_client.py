@@ -3,7 +3,10 @@
 import socket
 import time
 
+import pytest
+
 from conftest import SEED_REQUEST
+from dinky_falcon.errors import ConfigError
 
 
 def start_slow_upload(port: int) -> socket.socket:
@@ -45,3 +48,9 @@ def test_a_trickling_upload_is_answered_once_complete(live_server):
             time.sleep(0.05)
         assert conn.makefile("rb").readline().split()[1] == b"200"
     assert server.sent[0][1].recipients == ("a@example.org",)
+
+
+def test_client_timeout_must_be_a_whole_number_of_seconds(make_settings):
+    assert make_settings().client_timeout == 30
+    with pytest.raises(ConfigError, match="CLIENT_TIMEOUT='0' is not a whole number from 1 to 3600"):
+        make_settings(CLIENT_TIMEOUT="0")
