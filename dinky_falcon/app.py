@@ -54,7 +54,7 @@ def create_app(
     add_error_handlers(app)
     schema = SendSchema(max_recipients=settings.max_recipients)
     app.add_route("/send", SendResource(mailer, schema, settings.max_body_size))
-    app.add_route("/health", HealthResource(mailer.transport_name))
+    app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     return app
 
 

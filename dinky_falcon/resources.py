@@ -64,8 +64,8 @@ class SendResource:
 class HealthResource:
     """Liveness: cheap, no upstream call."""
 
-    def __init__(self, transport: str):
-        self.body = {"status": "ok", "transport": transport}
+    def __init__(self, transport: str, plugin: str):
+        self.body = {"status": "ok", "transport": transport, "plugin": plugin}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.body

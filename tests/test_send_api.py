@@ -152,8 +152,12 @@ def test_unknown_paths_and_methods_answer_in_the_same_shape(client_and_sent):
     assert wrong_method.json["success"] is False
 
 
-def test_health_is_cheap_and_names_the_transport(client_and_sent):
+def test_health_is_cheap_and_names_the_transport_and_its_plugin(client_and_sent):
     client, sent = client_and_sent
     result = client.simulate_get("/health")
     assert result.status_code == 200
-    assert result.json == {"status": "ok", "transport": "memory"}
+    assert result.json == {
+        "status": "ok",
+        "transport": "memory",
+        "plugin": "dinky_falcon.transports.memory",
+    }
