@@ -56,19 +56,19 @@ def make_plugin_manager(settings: Settings) -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for name in settings.disabled_plugins:
         pm.set_blocked(name)
-    for module_name in DEFAULT_PLUGINS:
-        if not pm.is_blocked(module_name):
-            pm.register(importlib.import_module(module_name), name=module_name)
-    pm.load_setuptools_entrypoints(hookspecs.PROJECT)
     file_plugins = sorted(settings.plugins_dir.glob("*.py")) if settings.plugins_dir else []
-    for path in file_plugins:
-        if not pm.is_blocked(path.stem):
-            _register_file(pm, path)
-    _report_disabled(settings.disabled_plugins, [p.stem for p in file_plugins])
     try:
+        for module_name in DEFAULT_PLUGINS:
+            if not pm.is_blocked(module_name):
+                pm.register(importlib.import_module(module_name), name=module_name)
+        pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+        for path in file_plugins:
+            if not pm.is_blocked(path.stem):
+                _register_file(pm, path)
         pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise ConfigError(f"plugin {exc.plugin!r}: {exc}") from None
+    except pluggy.PluginValidationError as exc:  # an argument or hook name the contract lacks
+        raise ConfigError(" ".join(str(exc).split())) from None
+    _report_disabled(settings.disabled_plugins, [p.stem for p in file_plugins])
     if settings.trace_plugins:
         trace_log.setLevel(logging.INFO)  # TRACE_PLUGINS asks for these whatever LOG_LEVEL says
         pm.add_hookcall_monitoring(_trace_call, _trace_result)
