@@ -53,6 +53,7 @@ def test_html_true_sends_text_html(client_and_sent):
         ("subject", "Hi\r\nBcc: victim@example.org", "line breaks"),
         ("subject", "Hi\u2028Bcc: victim@example.org", "line breaks"),
         ("subject", "", "Length"),
+        ("subject", " \t ", "Length"),
         ("body", "nul\x00byte", "NUL"),
         ("html", "sometimes", "boolean"),
     ],

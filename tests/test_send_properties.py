@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import parse_mail
+from dinky_falcon.addresses import parse_mailbox
 
 HEADERS_THE_SERVICE_SETS = {
     "from", "to", "subject", "date", "message-id",
@@ -103,6 +104,11 @@ def test_no_field_value_adds_a_header_or_breaks_one(service, body):
     names = [name.lower() for name in parsed.keys()]
     assert set(names) == HEADERS_THE_SERVICE_SETS
     assert len(names) == len(set(names)), "a header appears twice"
-    assert parsed["Subject"] == body["subject"]
+    assert parsed["Subject"] == body["subject"].strip()
     assert same_lines(parsed.get_content(), body["body"])
-    assert len(envelope.recipients) == len(parsed["To"].addresses)
+    to = body["to"] if isinstance(body["to"], list) else [body["to"]]
+    assert list(parsed["To"].addresses) == [parse_mailbox(address) for address in to]
+    assert [a.addr_spec for a in parsed["To"].addresses] == list(envelope.recipients)
+    sender = parse_mailbox(body.get("from", "noreply@example.com"))
+    assert parsed["From"].addresses == (sender,)
+    assert envelope.sender == sender.addr_spec
