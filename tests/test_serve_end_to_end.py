@@ -40,3 +40,15 @@ def test_a_bad_configuration_stops_serve_with_one_line(tmp_path):
         "dinky-mail: configuration error: TLS_VERIFY='sometimes' is not a boolean: "
         "use yes/no, true/false or 1/0"
     )
+
+
+def test_get_app_reads_the_environment_for_any_wsgi_host(monkeypatch, tmp_path):
+    from falcon import testing
+
+    from dinky_falcon.app import get_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("MAIL_TRANSPORT", "memory")
+    result = testing.TestClient(get_app()).simulate_get("/health")
+    assert result.json == {"status": "ok", "transport": "memory"}
