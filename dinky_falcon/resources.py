@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
+import re
 
 import falcon
 
 from .http_errors import ApiError
 from .mailer import Mailer
 from .schemas import SendSchema
+
+
+# A \uD800-\uDFFF escape: JSON allows it unpaired, but no mail can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def _reject_duplicate_keys(pairs):
@@ -38,10 +57,15 @@ def read_json(req: falcon.Request, limit: int):
     if len(raw) > limit:
         raise too_large
     try:
-        return json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+        document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
+        raise ApiError(
+            falcon.HTTP_400, "Malformed JSON", "The body contains an unpaired UTF-16 surrogate."
+        )
+    return document
 
 
 class SendResource:

@@ -1,3 +1,7 @@
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
 import pytest
 import trustme
 from falcon import testing
@@ -12,6 +16,12 @@ SEED_REQUEST = {
     "subject": "Test Email",
     "body": "This is a test email",
 }
+
+
+
+def parse_mail(raw: bytes) -> EmailMessage:
+    """Parse a message as a mail client would: CRLF line ends read as plain line ends."""
+    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=default)
 
 
 @pytest.fixture

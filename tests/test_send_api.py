@@ -53,6 +53,7 @@ def test_html_true_sends_text_html(client_and_sent):
         ("subject", "Hi\r\nBcc: victim@example.org", "line breaks"),
         ("subject", "Hi\u2028Bcc: victim@example.org", "line breaks"),
         ("subject", "", "Length"),
+        ("subject", " \t ", "Length"),
         ("body", "nul\x00byte", "NUL"),
         ("html", "sometimes", "boolean"),
     ],
@@ -99,6 +100,7 @@ def test_too_many_recipients_is_a_422(make_client):
         (b'{"to": "a@example.org", "to": "b@example.org"}', "duplicate key"),
         (b"\xff\xfe\xfa", "not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"to": "a@example.org", "subject": "\\ud800", "body": "x"}', "unpaired"),
     ],
 )
 def test_malformed_json_is_a_400(client_and_sent, body, fragment):
