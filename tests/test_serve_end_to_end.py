@@ -12,7 +12,10 @@ def test_the_seed_request_lands_as_an_eml_through_a_real_server(tmp_path):
     env = {"ENVIRONMENT": "development", "OUTBOX_DIR": str(outbox), "MAIL_DOMAIN": "example.com"}
     with ServiceProcess(env, cwd=tmp_path) as service:
         status, _, health = service.request("GET", "/health")
-        assert (status, health) == (200, {"status": "ok", "transport": "file"})
+        assert (status, health) == (
+            200,
+            {"status": "ok", "transport": "file", "plugin": "dinky_falcon.transports.file"},
+        )
         status, _, answer = service.request("POST", "/send", SEED_REQUEST)
         assert status == 200
         assert answer["success"] is True
@@ -51,4 +54,8 @@ def test_get_app_reads_the_environment_for_any_wsgi_host(monkeypatch, tmp_path):
     monkeypatch.setenv("ENVIRONMENT", "development")
     monkeypatch.setenv("MAIL_TRANSPORT", "memory")
     result = testing.TestClient(get_app()).simulate_get("/health")
-    assert result.json == {"status": "ok", "transport": "memory"}
+    assert result.json == {
+        "status": "ok",
+        "transport": "memory",
+        "plugin": "dinky_falcon.transports.memory",
+    }

@@ -51,6 +51,7 @@ def test_booleans_accept_the_usual_words_in_any_case(word, value):
         ("ENVIRONMENT", "staging", "ENVIRONMENT='staging' must be one of"),
         ("DEFAULT_FROM", "not an address", "DEFAULT_FROM='not an address'"),
         ("PLUGINS_DIR", "/nonexistent/plugins", "PLUGINS_DIR='/nonexistent/plugins'"),
+        ("TRACE_PLUGINS", "loud", "TRACE_PLUGINS='loud' is not a boolean"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_and_value(variable, value, fragment):
