@@ -36,7 +36,7 @@ def hookimpls_in(path: Path) -> set[str]:
 TESTED = set().union(*(hookimpls_in(path) for path in TESTS.glob("test_*.py")))
 
 
-def test_the_contract_has_the_documented_hooks():
+def test_the_meta_tests_see_every_hook_of_the_contract():
     assert [spec.__name__ for spec in SPECS] == ["after_send", "before_send", "register_transports"]
 
 

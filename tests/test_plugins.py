@@ -54,13 +54,13 @@ class AddsFooter:
 class Records:
     """before_send and after_send write what they saw into ``self.seen``."""
 
-    def __init__(self, label="records"):
-        self.label = label
+    def __init__(self):
         self.seen = []
 
     @hookimpl
     def before_send(self, message, envelope, settings):
-        self.seen.append((self.label, message["Subject"], envelope.recipients, settings.mail_domain))
+        subject, domain = message["Subject"], settings.mail_domain
+        self.seen.append(("before", subject, envelope.recipients, domain))
 
     @hookimpl
     def after_send(self, message, envelope, transport, error):
@@ -127,14 +127,16 @@ def test_before_send_gets_the_envelope_and_settings_and_after_send_the_outcome(c
     client, _ = client_with({"records": recorder})
     client.simulate_post("/send", json=SEED_REQUEST)
     assert recorder.seen == [
-        ("records", "Test Email", ("recipient@example.org",), "example.org"),
+        ("before", "Test Email", ("recipient@example.org",), "example.org"),
         ("after", "memory", None),
     ]
 
 
 def test_after_send_hears_of_a_failed_transport_with_the_callers_error(client_with):
     recorder = Records()
-    client, _ = client_with({"records": recorder, "failing": RegistersFailing()}, MAIL_TRANSPORT="failing")
+    client, _ = client_with(
+        {"records": recorder, "failing": RegistersFailing()}, MAIL_TRANSPORT="failing"
+    )
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.status_code == 502
     (_, (_, transport, error)) = recorder.seen
@@ -210,7 +212,8 @@ def test_a_crashing_transport_gives_a_500_naming_its_plugin_and_is_not_failed_ov
     assert mailer.transports[1][1].sent == []
     (_, (_, transport, error)) = recorder.seen
     assert transport == "broken" and isinstance(error, PluginError)
-    assert client.simulate_get("/health").json["plugin"] == "broken-plugin,dinky_falcon.transports.memory"
+    health = client.simulate_get("/health").json
+    assert health["plugin"] == "broken-plugin,dinky_falcon.transports.memory"
 
 
 def test_a_crashing_after_send_is_logged_with_its_plugin_and_the_message_still_counts(
@@ -442,10 +445,14 @@ def test_dinky_mail_plugins_shows_each_plugins_source_version_transports_and_hoo
     assert out.endswith("disabled by DISABLED_PLUGINS: dinky_falcon.transports.memory\n")
 
 
-def test_dinky_mail_plugins_reports_a_duplicate_transport_in_one_line(environment, tmp_path, capsys):
+def test_dinky_mail_plugins_reports_a_duplicate_transport_in_one_line(
+    environment, tmp_path, capsys
+):
     path = write_plugin(tmp_path / "dropins", "my_hook", REGISTERS_WEBHOOK_AGAIN)
     environment(PLUGINS_DIR=str(path.parent))
     assert main(["plugins"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("dinky-mail: configuration error: transport 'webhook' is registered twice")
+    assert err.startswith(
+        "dinky-mail: configuration error: transport 'webhook' is registered twice"
+    )
     assert str(path) in err

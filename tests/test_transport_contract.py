@@ -15,7 +15,8 @@ class TestFileTransport(TransportContract):
 
     def delivered(self):
         # File names start with a UTC timestamp in microseconds: sorted is oldest first.
-        return [Delivered.from_mime(path.read_bytes()) for path in sorted(self.outbox.glob("*.eml"))]
+        paths = sorted(self.outbox.glob("*.eml"))
+        return [Delivered.from_mime(path.read_bytes()) for path in paths]
 
 
 class TestMemoryTransport(TransportContract):
