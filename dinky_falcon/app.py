@@ -11,7 +11,7 @@ import pluggy
 from .http_errors import add_error_handlers
 from .logs import configure_logging
 from .mailer import Mailer
-from .resources import HealthResource, SendResource
+from .resources import HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
 
@@ -55,6 +55,7 @@ def create_app(
     schema = SendSchema(max_recipients=settings.max_recipients)
     app.add_route("/send", SendResource(mailer, schema, settings.max_body_size))
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
+    app.add_route("/health/ready", ReadinessResource(mailer))
     return app
 
 

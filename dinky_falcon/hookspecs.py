@@ -32,8 +32,11 @@ def register_transports(register):
       has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO). Return when the message is
       durably accepted; raise ``dinky_falcon.TransportError(text, temporary=...)`` otherwise.
       Waitress serves requests on several threads, so ``send`` may run concurrently.
-    - ``check()`` (optional): talk to the upstream without sending; raise TransportError when
-      it is not ready.
+    - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;
+      return a short text of what was checked, raise TransportError when it is not ready.
+    - ``diagnose(report)`` (optional): for ``dinky-mail check``, test the way to the upstream
+      step by step, calling ``report(text)`` after each step that passed and raising
+      TransportError (saying what to do) at the first that fails.
     - ``close()`` (optional): release connections and files at shutdown.
 
     The factory should raise ``dinky_falcon.ConfigError`` for settings it cannot work with, so

@@ -63,16 +63,16 @@ class Mailer:
         return ",".join(self.plugin_of[name] for name, _ in self.transports)
 
     def send(self, request: SendRequest) -> Delivery:
-        """Deliver or raise: TransportError (the last one, when every transport failed),
-        MessageRefused, or PluginError when a plugin raised anything else."""
+        """Deliver or raise: TransportError (after failover its text says why each transport
+        failed), MessageRefused, or PluginError when a plugin raised anything else."""
         message, envelope = self.builder.build(request)
         self._before_send(message, envelope)
-        error = None
+        failures = []
         for name, transport in self.transports:
             try:
                 transport.send(message, envelope)
             except TransportError as exc:
-                error = exc
+                failures.append((name, exc))
                 log.warning("transport %s failed (%s): %s", name, _kind(exc), exc)
                 if not exc.temporary:
                     break
@@ -85,6 +85,11 @@ class Mailer:
                 raise crash
             self._after_send(message, envelope, name, None)
             return Delivery(message["Message-ID"], name)
+        error = failures[-1][1]
+        if len(failures) > 1:
+            # The caller should see why every transport failed, not only the last one.
+            text = "; ".join(f"{name}: {exc}" for name, exc in failures)
+            error = TransportError(text, temporary=error.temporary)
         self._after_send(message, envelope, name, error)
         raise error
 
@@ -95,6 +100,23 @@ class Mailer:
             raise
         except Exception as exc:
             raise PluginError(failing_plugin(self.pm, "before_send", exc), "before_send") from exc
+
+    def check(self) -> list[dict]:
+        """Readiness of each transport: name, ready, and what was checked or what failed."""
+        report = []
+        for name, transport in self.transports:
+            check = getattr(transport, "check", None)
+            try:
+                details = check() if check is not None else None
+            except TransportError as exc:
+                report.append({"name": name, "ready": False, "details": str(exc)})
+                continue
+            except Exception:
+                log.exception("transport %s: check() failed unexpectedly", name)
+                report.append({"name": name, "ready": False, "details": "check failed; see the log"})
+                continue
+            report.append({"name": name, "ready": True, "details": details or "ok"})
+        return report
 
     def _after_send(self, message, envelope, transport, error) -> None:
         try:

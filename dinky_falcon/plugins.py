@@ -25,6 +25,8 @@ trace_log = logging.getLogger(__name__ + ".trace")
 DEFAULT_PLUGINS = (
     "dinky_falcon.transports.file",
     "dinky_falcon.transports.memory",
+    "dinky_falcon.transports.postfix",
+    "dinky_falcon.transports.gmail",
 )
 
 # Drop-in files are imported as modules of this (never imported) package, named by file stem.

@@ -93,3 +93,29 @@ class HealthResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.body
+
+
+class ReadinessResource:
+    """Readiness: each selected transport really talks to its upstream (connect, TLS, AUTH)."""
+
+    def __init__(self, mailer: Mailer):
+        self.mailer = mailer
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        transports = self.mailer.check()
+        failed = [t for t in transports if not t["ready"]]
+        if not failed:
+            resp.media = {"status": "ok", "transports": transports}
+            return
+        if len(failed) < len(transports):
+            # Failover still delivers, but whoever watches this should know.
+            resp.media = {"status": "degraded", "transports": transports}
+            return
+        resp.status = falcon.HTTP_503
+        resp.media = {
+            "success": False,
+            "error": "Mail transport not ready",
+            "details": "; ".join(f"{t['name']}: {t['details']}" for t in failed),
+            "status": "unavailable",
+            "transports": transports,
+        }

@@ -44,13 +44,17 @@ def make_settings(tmp_path):
 @pytest.fixture
 def make_client(make_settings):
     """A falcon TestClient and the Mailer behind it (``mailer.transports[0][1]``)."""
+    mailers = []
 
     def make(**variables):
         settings = make_settings(**variables)
         mailer = Mailer.from_settings(settings)
+        mailers.append(mailer)
         return testing.TestClient(create_app(settings, mailer=mailer)), mailer
 
-    return make
+    yield make
+    for mailer in mailers:
+        mailer.close()  # SMTP transports hold connections open
 
 
 @pytest.fixture
