@@ -13,7 +13,7 @@ from .http_errors import add_error_handlers
 from .logs import configure_logging
 from .mailer import Mailer
 from .protection import mail_policy, protection_middleware
-from .resources import HealthResource, SendResource
+from .resources import HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
 
@@ -75,7 +75,8 @@ def create_app(
     schema = SendSchema(max_recipients=settings.max_recipients)
     policy = mail_policy(settings)
     app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy))
-    app.add_route("/health", HealthResource(mailer.transport_name))
+    app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
+    app.add_route("/health/ready", ReadinessResource(mailer))
     return app
 
 

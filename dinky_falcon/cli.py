@@ -1,13 +1,17 @@
-"""``dinky-mail``: serve the API and look at its configuration and plugins."""
+"""``dinky-mail``: serve the API, check the way out, send a test message, show the set-up."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .errors import ConfigError
+from marshmallow import ValidationError
+
+from .errors import ConfigError, TransportError
 from .logs import configure_logging
-from .plugins import make_plugin_manager, transport_registry
+from .mailer import Mailer
+from .plugins import describe_plugin, make_plugin_manager, transport_registry
+from .schemas import SendSchema
 from .settings import Settings
 
 
@@ -32,10 +36,69 @@ def cmd_config(settings: Settings, args) -> int:
 def cmd_plugins(settings: Settings, args) -> int:
     pm = make_plugin_manager(settings)
     registry = transport_registry(pm)
-    for name, plugin in pm.list_name_plugin():
-        transports = sorted(r.name for r in registry.values() if r.plugin == name)
+    loaded = [plugin for _, plugin in pm.list_name_plugin() if plugin is not None]  # None: blocked
+    for plugin in loaded:
+        info = describe_plugin(pm, plugin)
+        transports = sorted(r.name for r in registry.values() if r.plugin == info.name)
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
-        print(f"{name}: transports={','.join(transports) or '-'} hooks={','.join(hooks)}")
+        print(f"{info.name} {info.version} ({info.source})")
+        print(f"    transports: {', '.join(transports) or '-'}")
+        print(f"    hooks: {', '.join(hooks) or '-'}")
+    if settings.disabled_plugins:
+        print(f"disabled by DISABLED_PLUGINS: {', '.join(settings.disabled_plugins)}")
+    return 0
+
+
+def cmd_check(settings: Settings, args) -> int:
+    mailer = Mailer.from_settings(settings)
+    print(f"ok    configuration: ENVIRONMENT={settings.environment}, MAIL_TRANSPORT={mailer.transport_name}")
+    try:
+        for name, transport in mailer.transports:
+            try:
+                _check_transport(name, transport)
+            except TransportError as exc:
+                print(f"FAIL  {name}: {exc}")
+                return 1
+    finally:
+        mailer.close()
+    print("ready: the service can deliver mail")
+    return 0
+
+
+def _check_transport(name: str, transport) -> None:
+    """One line per step passed; TransportError at the first one that fails."""
+
+    def passed(step: str) -> None:
+        print(f"ok    {name}: {step}", flush=True)
+
+    if hasattr(transport, "diagnose"):
+        transport.diagnose(passed)
+    elif hasattr(transport, "check"):
+        passed(transport.check() or "ready")
+    else:
+        passed("built (this transport has no check)")
+
+
+def cmd_send_test(settings: Settings, args) -> int:
+    try:
+        request = SendSchema().load({
+            "to": args.address,
+            "subject": f"dinky-falcon test message from {settings.mail_hostname}",
+            "body": "This message was sent by `dinky-mail send-test` to check the mail path.\n",
+        })
+    except ValidationError as exc:
+        print(f"FAIL  {args.address!r} is not a usable address: {exc.messages.get('to')}")
+        return 2
+    mailer = Mailer.from_settings(settings)
+    try:
+        delivery = mailer.send(request)
+    except TransportError as exc:
+        kind = "temporary, retry later" if exc.temporary else "permanent"
+        print(f"FAIL  not sent ({kind}): {exc}")
+        return 1
+    finally:
+        mailer.close()
+    print(f"ok    sent to {args.address} through {delivery.transport}, Message-ID {delivery.message_id}")
     return 0
 
 
@@ -47,9 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: PORT or 20001; 0 picks a free one)")
     serve.add_argument("--threads", type=int, help="worker threads (default: THREADS or 8)")
     serve.set_defaults(run=cmd_serve)
+    check = commands.add_parser(
+        "check", help="check configuration, DNS, TCP, TLS and login for each selected transport"
+    )
+    check.set_defaults(run=cmd_check)
+    send_test = commands.add_parser("send-test", help="send a test message to ADDRESS")
+    send_test.add_argument("address", metavar="ADDRESS")
+    send_test.set_defaults(run=cmd_send_test)
     config = commands.add_parser("config", help="print the effective settings, secrets as ***")
     config.set_defaults(run=cmd_config)
-    plugins = commands.add_parser("plugins", help="list loaded plugins and their transports")
+    plugins = commands.add_parser(
+        "plugins", help="list loaded plugins: source, version, transports and hooks"
+    )
     plugins.set_defaults(run=cmd_plugins)
     return parser
 

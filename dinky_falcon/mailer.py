@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pluggy
 
 from .addresses import parse_mailbox
-from .errors import TransportError
+from .errors import MessageRefused, PluginError, TransportError
 from .message import Envelope, MessageBuilder
-from .plugins import build_transports, make_plugin_manager
+from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
 from .settings import Settings
 
@@ -33,11 +33,14 @@ class Mailer:
         pm: pluggy.PluginManager,
         transports: list[tuple[str, object]],
         builder: MessageBuilder,
+        *,
+        plugin_of: Mapping[str, str],
     ):
         self.settings = settings
         self.pm = pm
         self.transports = transports
         self.builder = builder
+        self.plugin_of = plugin_of  # transport name -> the plugin that registered it
 
     @classmethod
     def from_settings(cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options):
@@ -45,45 +48,93 @@ class Mailer:
         builder = MessageBuilder(
             parse_mailbox(settings.default_from), settings.mail_domain, **builder_options
         )
-        return cls(settings, pm, build_transports(settings, pm), builder)
+        registry = transport_registry(pm)
+        transports = build_transports(settings, registry)
+        plugin_of = {name: registry[name].plugin for name, _ in transports}
+        return cls(settings, pm, transports, builder, plugin_of=plugin_of)
 
     @property
     def transport_name(self) -> str:
         return ",".join(name for name, _ in self.transports)
 
+    @property
+    def transport_plugin(self) -> str:
+        """The plugins of the selected transports, in the same order as ``transport_name``."""
+        return ",".join(self.plugin_of[name] for name, _ in self.transports)
+
     def send(
         self, request: SendRequest, check: Callable[[Envelope], None] | None = None
     ) -> Delivery:
-        """Deliver or raise: TransportError (the last one, when every transport failed).
+        """Deliver or raise: TransportError (after failover its text says why each transport
+        failed), MessageRefused, or PluginError when a plugin raised anything else.
 
         ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.
         """
         message, envelope = self.builder.build(request)
         if check is not None:
             check(envelope)
-        self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
-        error = None
+        self._before_send(message, envelope)
+        failures = []
         for name, transport in self.transports:
             try:
                 transport.send(message, envelope)
             except TransportError as exc:
-                error = exc
+                failures.append((name, exc))
                 log.warning("transport %s failed (%s): %s", name, _kind(exc), exc)
                 if not exc.temporary:
                     break
                 continue
+            except Exception as exc:
+                # A bug, not an upstream failure: trying the next transport would hide it.
+                crash = PluginError(self.plugin_of[name], f"transport {name!r}")
+                crash.__cause__ = exc
+                self._after_send(message, envelope, name, crash)
+                raise crash
             self._after_send(message, envelope, name, None)
             return Delivery(message["Message-ID"], name)
+        error = failures[-1][1]
+        if len(failures) > 1:
+            # The caller should see why every transport failed, not only the last one.
+            text = "; ".join(f"{name}: {exc}" for name, exc in failures)
+            error = TransportError(text, temporary=error.temporary)
         self._after_send(message, envelope, name, error)
         raise error
+
+    def _before_send(self, message, envelope) -> None:
+        try:
+            self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
+        except MessageRefused:
+            raise
+        except Exception as exc:
+            raise PluginError(failing_plugin(self.pm, "before_send", exc), "before_send") from exc
+
+    def check(self) -> list[dict]:
+        """Readiness of each transport: name, ready, and what was checked or what failed."""
+        report = []
+        for name, transport in self.transports:
+            check = getattr(transport, "check", None)
+            try:
+                details = check() if check is not None else None
+            except TransportError as exc:
+                report.append({"name": name, "ready": False, "details": str(exc)})
+                continue
+            except Exception:
+                log.exception("transport %s: check() failed unexpectedly", name)
+                report.append({"name": name, "ready": False, "details": "check failed; see the log"})
+                continue
+            report.append({"name": name, "ready": True, "details": details or "ok"})
+        return report
 
     def _after_send(self, message, envelope, transport, error) -> None:
         try:
             self.pm.hook.after_send(
                 message=message, envelope=envelope, transport=transport, error=error
             )
-        except Exception:
-            log.exception("an after_send hook failed; the answer to the caller is unchanged")
+        except Exception as exc:
+            log.exception(
+                "after_send of plugin %s failed; the answer to the caller is unchanged",
+                failing_plugin(self.pm, "after_send", exc),
+            )
 
     def close(self) -> None:
         for name, transport in self.transports:

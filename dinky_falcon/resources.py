@@ -13,6 +13,26 @@ from .policy import MailPolicy
 from .schemas import SendSchema
 
 
+# A \uD800-\uDFFF escape: JSON allows it unpaired, but no mail can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(document) -> bool:
+    pending = [document]  # a loop, not recursion: the document may be nested ~1000 deep
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False
+
+
 def _reject_duplicate_keys(pairs):
     obj = {}
     for key, value in pairs:
@@ -20,24 +40,6 @@ def _reject_duplicate_keys(pairs):
             raise ValueError(f"duplicate key {key!r}")
         obj[key] = value
     return obj
-
-
-# JSON may escape half a surrogate pair ("\ud800"); no mail can carry one.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _has_lone_surrogate(document) -> bool:
-    pending = [document]  # a loop, not recursion: the document may be nested deeply
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if _SURROGATE.search(value):
-                return True
-        elif isinstance(value, dict):
-            pending += [*value.keys(), *value.values()]
-        elif isinstance(value, list):
-            pending += value
-    return False
 
 
 def read_json(req: falcon.Request, limit: int):
@@ -62,11 +64,9 @@ def read_json(req: falcon.Request, limit: int):
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
-    if _has_lone_surrogate(document):
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
         raise ApiError(
-            falcon.HTTP_400,
-            "Malformed JSON",
-            "The body is not valid JSON: a string holds an unpaired surrogate escape.",
+            falcon.HTTP_400, "Malformed JSON", "The body contains an unpaired UTF-16 surrogate."
         )
     return document
 
@@ -93,8 +93,34 @@ class SendResource:
 class HealthResource:
     """Liveness: cheap, no upstream call."""
 
-    def __init__(self, transport: str):
-        self.body = {"status": "ok", "transport": transport}
+    def __init__(self, transport: str, plugin: str):
+        self.body = {"status": "ok", "transport": transport, "plugin": plugin}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.body
+
+
+class ReadinessResource:
+    """Readiness: each selected transport really talks to its upstream (connect, TLS, AUTH)."""
+
+    def __init__(self, mailer: Mailer):
+        self.mailer = mailer
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        transports = self.mailer.check()
+        failed = [t for t in transports if not t["ready"]]
+        if not failed:
+            resp.media = {"status": "ok", "transports": transports}
+            return
+        if len(failed) < len(transports):
+            # Failover still delivers, but whoever watches this should know.
+            resp.media = {"status": "degraded", "transports": transports}
+            return
+        resp.status = falcon.HTTP_503
+        resp.media = {
+            "success": False,
+            "error": "Mail transport not ready",
+            "details": "; ".join(f"{t['name']}: {t['details']}" for t in failed),
+            "status": "unavailable",
+            "transports": transports,
+        }

@@ -68,9 +68,15 @@ class MailboxList(Mailbox):
         return tuple(mailboxes)
 
 
-def single_line(value: str) -> None:
-    if has_unsafe_header_chars(value):
-        raise ValidationError("Must not contain line breaks or control characters.")
+class HeaderText(fields.String):
+    """One header line: no line breaks or control characters; outer white space dropped,
+    as a mail client would show it."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if has_unsafe_header_chars(text):
+            raise ValidationError("Must not contain line breaks or control characters.")
+        return text.strip()
 
 
 def no_nul(value: str) -> None:
@@ -82,10 +88,7 @@ class SendSchema(Schema):
     """``POST /send``: the seed's fields; unknown fields are refused by name."""
 
     to = MailboxList(required=True)
-    subject = fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=MAX_SUBJECT_LENGTH), single_line],
-    )
+    subject = HeaderText(required=True, validate=validate.Length(min=1, max=MAX_SUBJECT_LENGTH))
     body = fields.String(required=True, validate=no_nul)
     from_ = Mailbox(data_key="from", load_default=None)
     html = fields.Boolean(load_default=False)

@@ -63,6 +63,8 @@ class Settings:
     max_body_size: int = 1024 * 1024
     max_recipients: int = 50
     plugins_dir: Path | None = None
+    disabled_plugins: tuple[str, ...] = ()
+    trace_plugins: bool = False
     log_level: str = "INFO"
     traefik_entrypoint: str = "https"
     enable_tls: bool = True
@@ -296,6 +298,8 @@ class _Reader:
             max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
             max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
             plugins_dir=Path(plugins_dir) if plugins_dir else None,
+            disabled_plugins=self.words("DISABLED_PLUGINS"),
+            trace_plugins=self.boolean("TRACE_PLUGINS", False),
             log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),

@@ -1,3 +1,7 @@
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
 import pytest
 import trustme
 from falcon import testing
@@ -14,6 +18,12 @@ SEED_REQUEST = {
     "subject": "Test Email",
     "body": "This is a test email",
 }
+
+
+
+def parse_mail(raw: bytes) -> EmailMessage:
+    """Parse a message as a mail client would: CRLF line ends read as plain line ends."""
+    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=default)
 
 
 @pytest.fixture
@@ -36,13 +46,17 @@ def make_settings(tmp_path):
 @pytest.fixture
 def make_client(make_settings):
     """A falcon TestClient and the Mailer behind it (``mailer.transports[0][1]``)."""
+    mailers = []
 
     def make(**variables):
         settings = make_settings(**variables)
         mailer = Mailer.from_settings(settings)
+        mailers.append(mailer)
         return testing.TestClient(create_app(settings, mailer=mailer)), mailer
 
-    return make
+    yield make
+    for mailer in mailers:
+        mailer.close()  # SMTP transports hold connections open
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@
 ``SmtpPeer()`` accepts anything; ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
 answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
-recorded, so tests can assert on delivery and on connection reuse.
+recorded, so tests can assert on delivery and on connection reuse. ``idle_timeout`` and
+``restart()`` make the server drop sessions, as real servers do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -40,7 +42,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 class _Handler:
     def __init__(self, peer: SmtpPeer):
         self.peer = peer
-
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.peer.rcpt_reply:
             return self.peer.rcpt_reply
@@ -56,10 +57,13 @@ class _Handler:
             tuple(envelope.rcpt_tos),
             envelope.original_content,
             login,
-            session.ssl is not None,
+            # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
+            session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
         )
         with self.peer.lock:
             self.peer.messages.append(received)
+        if self.peer.hang_up_after_data:
+            server.transport.close()  # queued, but the client never hears so
         return "250 2.0.0 OK queued"
 
 
@@ -67,15 +71,33 @@ class _Controller(Controller):
     def __init__(self, peer: SmtpPeer, **kwargs):
         super().__init__(_Handler(peer), **kwargs)
         self.peer = peer
+        self.sessions: list[SMTP] = []
 
     def factory(self):
         with self.peer.lock:
             self.peer.connections += 1
-        return SMTP(self.handler, **self.SMTP_kwargs)
+        session = SMTP(self.handler, **self.SMTP_kwargs)
+        self.sessions.append(session)
+        return session
+
+    async def hang_up(self) -> None:
+        """Close every session still open, and let their sockets close."""
+        for session in self.sessions:
+            if session.transport is not None:
+                session.transport.close()
+        await asyncio.sleep(0.01)
 
 
 class SmtpPeer:
-    def __init__(self, *, ca=None, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        *,
+        ca=None,
+        username: str | None = None,
+        password: str | None = None,
+        idle_timeout: float | None = None,
+        implicit_tls: bool = False,
+    ):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.username, self.password = username, password
@@ -83,16 +105,26 @@ class SmtpPeer:
         self.connections = 0
         self.rcpt_reply: str | None = None  # e.g. "450 4.2.1 try later" to refuse recipients
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
+        self.hang_up_after_data = False  # keep the message, lose the 250 on the way back
         self.lock = threading.Lock()
         options = {}
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-            options.update(tls_context=context, require_starttls=True)
+            if implicit_tls:  # TLS from the first byte, as on port 465
+                options.update(ssl_context=context)
+            else:
+                options.update(tls_context=context, require_starttls=True)
         if username is not None:
             options.update(
-                authenticator=self._authenticate, auth_required=True, auth_require_tls=ca is not None
+                authenticator=self._authenticate,
+                auth_required=True,
+                # aiosmtpd only counts STARTTLS as TLS; an implicit TLS session is encrypted too.
+                auth_require_tls=ca is not None and not implicit_tls,
             )
+        if idle_timeout is not None:
+            options["timeout"] = idle_timeout  # seconds before an idle session is closed
+        self.options = options
         self.controller = _Controller(self, hostname=self.host, port=self.port, **options)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data):
@@ -112,7 +144,19 @@ class SmtpPeer:
         return self
 
     def stop(self) -> None:
+        # aiosmtpd's stop() leaves open sessions' sockets to the garbage collector.
+        asyncio.run_coroutine_threadsafe(self.controller.hang_up(), self.controller.loop).result(5)
         self.controller.stop()
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, dropping every open session (a reboot)."""
+        self.stop()
+        with self.lock:
+            connections = self.connections
+        self.controller = _Controller(self, hostname=self.host, port=self.port, **self.options)
+        self.controller.start()
+        with self.lock:
+            self.connections = connections  # not the controller's readiness probe
 
     def __enter__(self) -> SmtpPeer:
         return self.start()

@@ -33,6 +33,7 @@ CORPUS = [
     ("an escaped NUL in the body", seed_with(body="a\x00b"), {}, 422),
     ("an escaped NUL in an address", seed_with(to="a\x00@example.org"), {}, 422),
     ("an unpaired surrogate", raw_seed(subject=b'"\\ud800"'), {}, 400),
+    ("an unpaired surrogate nested 900 deep", b"[" * 900 + b'"\\ud800"' + b"]" * 900, {}, 400),
     ("a duplicate key", raw_seed().replace(b"false}", b'false, "to": "b@example.org"}'), {}, 400),
     ("to as an object", seed_with(to={"a": "b"}), {}, 422),
     ("subject as a number", seed_with(subject=5), {}, 422),

@@ -1,0 +1,323 @@
+"""SMTP delivery shared by the ``postfix`` and ``gmail``/``relay`` transports.
+
+An Endpoint says where and how to connect; SmtpTransport sends through a pool of open
+connections and turns every failure into a TransportError a person can act on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import TransportError
+from .smtp_pool import IDLE_SECONDS, SmtpPool, StaleConnection
+
+APP_PASSWORDS_URL = "https://myaccount.google.com/apppasswords"
+
+# How the session is encrypted.
+PLAIN = "plain"  # never
+OPPORTUNISTIC = "opportunistic"  # STARTTLS when the server offers it
+STARTTLS = "starttls"  # STARTTLS required
+IMPLICIT = "implicit"  # TLS from the first byte (port 465)
+
+
+class StartTlsMissing(smtplib.SMTPException):
+    """The server does not offer the STARTTLS that the configuration requires."""
+
+
+class OutcomeUnknown(smtplib.SMTPServerDisconnected):
+    """The connection was lost after the message was sent, before the server confirmed it."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: str
+    timeout: float
+    local_hostname: str
+    context: ssl.SSLContext | None = None
+    username: str = ""
+    password: str = field(default="", repr=False)
+    # Where the operator fixes the host and port, for the advice in error texts.
+    variables: str = "SMTP_HOST/SMTP_PORT"
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def verifies(self) -> bool:
+        return self.context is not None and self.context.verify_mode == ssl.CERT_REQUIRED
+
+
+def tls_context(verify: bool) -> ssl.SSLContext:
+    """The system trust store (SSL_CERT_FILE is honoured), or encryption without verification."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _quiet(step: str) -> None:
+    pass
+
+
+def open_connection(endpoint: Endpoint, report: Callable[[str], None] = _quiet) -> smtplib.SMTP:
+    """Connect, EHLO, encrypt and log in as configured; ``report`` hears each step done."""
+    # Given the host, the constructor connects, checks the 220 greeting and remembers the
+    # name that STARTTLS verifies the certificate against.
+    options = dict(timeout=endpoint.timeout, local_hostname=endpoint.local_hostname)
+    if endpoint.tls == IMPLICIT:
+        connection = smtplib.SMTP_SSL(
+            endpoint.host, endpoint.port, context=endpoint.context, **options
+        )
+    else:
+        connection = smtplib.SMTP(endpoint.host, endpoint.port, **options)
+    try:
+        connection.ehlo_or_helo_if_needed()
+        server_name = _text(connection.ehlo_resp or connection.helo_resp).split(" ")[0]
+        report(f"SMTP: {endpoint.where} answers as {server_name}, EHLO as {endpoint.local_hostname}")
+        if endpoint.tls == IMPLICIT:
+            report(f"TLS: implicit, {_tls_summary(connection, endpoint)}")
+        elif endpoint.tls == STARTTLS or (
+            endpoint.tls == OPPORTUNISTIC and connection.has_extn("starttls")
+        ):
+            if not connection.has_extn("starttls"):
+                raise StartTlsMissing()
+            connection.starttls(context=endpoint.context)
+            connection.ehlo_or_helo_if_needed()
+            report(f"TLS: STARTTLS, {_tls_summary(connection, endpoint)}")
+        else:
+            report("TLS: not used" + (" (not offered)" if endpoint.tls == OPPORTUNISTIC else ""))
+        if endpoint.username:
+            connection.login(endpoint.username, endpoint.password)
+            report(f"AUTH: logged in as {endpoint.username}")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _tls_summary(connection: smtplib.SMTP, endpoint: Endpoint) -> str:
+    version = connection.sock.version()
+    if endpoint.verifies:
+        return f"{version}, certificate verified for {endpoint.host}"
+    return f"{version}, certificate NOT verified (TLS_VERIFY=no)"
+
+
+def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes) -> None:
+    """One mail transaction with the prebuilt bytes, all recipients or none.
+
+    smtplib's sendmail() would deliver to the accepted recipients and only report the
+    refused ones; the API answers for the whole message, so any refusal refuses it. Doing
+    the steps here also tells a dead connection (nothing accepted yet: safe to redo) apart
+    from a failure after RCPT (the message might be queued: never redone).
+    """
+    try:
+        code, reply = connection.mail(sender)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise StaleConnection(str(exc)) from exc
+    if code == 421:
+        raise StaleConnection(_text(reply))
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for recipient in recipients:
+        code, reply = connection.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    if refused:
+        raise smtplib.SMTPRecipientsRefused(refused)
+    try:
+        code, reply = connection.data(data)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise OutcomeUnknown(str(exc)) from exc
+    if code != 250:
+        raise smtplib.SMTPDataError(code, reply)
+
+
+def _noop(connection: smtplib.SMTP) -> None:
+    try:
+        code, reply = connection.noop()
+    except smtplib.SMTPServerDisconnected as exc:
+        raise StaleConnection(str(exc)) from exc
+    if code != 250:
+        raise StaleConnection(_text(reply))
+
+
+class SmtpTransport:
+    """Sends through a pool of ``pool_size`` connections to one Endpoint."""
+
+    def __init__(self, endpoint: Endpoint, pool_size: int, idle_seconds: float = IDLE_SECONDS):
+        self.endpoint = endpoint
+        self.pool = SmtpPool(
+            lambda: open_connection(endpoint), pool_size, endpoint.timeout, idle_seconds
+        )
+
+    def send(self, message, envelope) -> None:
+        data = message.as_bytes()  # flattened once; a reconnect resends the same bytes
+        self._run(lambda c: _transact(c, envelope.sender, envelope.recipients, data))
+
+    def check(self) -> str:
+        """Open (or reuse) a connection and NOOP on it; what was checked, in words."""
+        self._run(_noop)
+        checked = [self.endpoint.where]
+        if self.endpoint.tls != PLAIN:
+            verified = ", verified" if self.endpoint.verifies else ""
+            checked.append(f"TLS {self.endpoint.tls}{verified}")
+        if self.endpoint.username:
+            checked.append(f"logged in as {self.endpoint.username}")
+        return ", ".join(checked)
+
+    def diagnose(self, report: Callable[[str], None]) -> None:
+        """Each step on a new connection — DNS, TCP, SMTP, TLS, AUTH — reported as it passes."""
+        endpoint = self.endpoint
+        try:
+            addresses = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+            shown = sorted({a[4][0] for a in addresses})
+            report(f"DNS: {endpoint.host} is {', '.join(shown)}")
+            started = time.perf_counter()
+            socket.create_connection((endpoint.host, endpoint.port), endpoint.timeout).close()
+            elapsed = (time.perf_counter() - started) * 1000
+            report(f"TCP: {endpoint.where} accepts connections ({elapsed:.0f} ms)")
+            open_connection(endpoint, report).quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise explain(exc, endpoint) from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def _run(self, work):
+        try:
+            return self.pool.run(work)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise explain(exc, self.endpoint) from exc
+
+
+def _text(reply) -> str:
+    if isinstance(reply, bytes):
+        reply = reply.decode("utf-8", "replace")
+    return " ".join(str(reply).split())
+
+
+def _reply(code: int, reply) -> str:
+    return f"{code} {_text(reply)}"
+
+
+def _transient(code: int) -> bool:
+    return 400 <= code < 500
+
+
+def explain(exc: BaseException, endpoint: Endpoint) -> TransportError:
+    """What went wrong talking to ``endpoint``, in words that say what to do; never a secret."""
+    text, temporary = _describe(exc, endpoint)
+    # Texts quote server replies, and a broken server could echo what it was sent.
+    if endpoint.password:
+        text = text.replace(endpoint.password, "***")
+    return TransportError(text, temporary=temporary)
+
+
+def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
+    where = endpoint.where
+    host_var, port_var = endpoint.variables.split("/")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        if "google" in reply.lower() or endpoint.host.endswith(("gmail.com", "googlemail.com")):
+            advice = (
+                "Gmail accepts only an App Password here, not the account password: create one "
+                f"at {APP_PASSWORDS_URL} (2-Step Verification must be on) and set it as "
+                "SMTP_RELAY_PASSWORD"
+            )
+        else:
+            advice = "check SMTP_RELAY_USERNAME and SMTP_RELAY_PASSWORD"
+        text = f"{where} rejected the login of {endpoint.username} ({reply}): {advice}."
+        return text, _transient(exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        refusals = "; ".join(f"{r} ({_reply(*answer)})" for r, answer in exc.recipients.items())
+        temporary = all(_transient(code) for code, _ in exc.recipients.values())
+        return f"{where} refused the recipient(s) {refusals}; nothing was sent.", temporary
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        text = (
+            f"{where} refused the sender {exc.sender} ({reply}): use a from address the "
+            "relay accepts, such as DEFAULT_FROM."
+        )
+        return text, _transient(exc.smtp_code)
+    if isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPHeloError)):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        return f"{where} turned the session away: {reply}.", _transient(exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        return f"{where} refused the message: {reply}.", _transient(exc.smtp_code)
+    if isinstance(exc, StartTlsMissing):
+        text = (
+            f"{where} does not offer STARTTLS, which USE_TLS=yes requires: check {port_var} "
+            "(587 for STARTTLS, 465 for implicit TLS)."
+        )
+        return text, True
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        text = (
+            f"{where} offers no authentication: check {host_var} and {port_var}; a server "
+            "that offers AUTH only over TLS needs USE_TLS=yes."
+        )
+        return text, False
+    if isinstance(exc, OutcomeUnknown):
+        text = (
+            f"the connection to {where} was lost while the message was sent or confirmed; "
+            "the server may have queued it: check that it did not arrive before sending again."
+        )
+        return text, True
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read that timed out or failed as a disconnection.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, (smtplib.SMTPServerDisconnected, OSError)):
+            return _describe(cause, endpoint)
+        return f"{where} closed the connection ({_text(exc)}); retry later.", True
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        text = (
+            f"the TLS certificate of {where} could not be verified ({exc.verify_message}): "
+            "add its CA to the system trust store (or point SSL_CERT_FILE at it), or set "
+            "TLS_VERIFY=no to encrypt without verifying."
+        )
+        return text, True
+    if isinstance(exc, ssl.SSLError):
+        text = (
+            f"TLS with {where} failed ({exc.reason or exc}): check {port_var} (587 for "
+            "STARTTLS, 465 for implicit TLS) and USE_TLS."
+        )
+        return text, True
+    if isinstance(exc, socket.gaierror):
+        reason = exc.strerror
+        text = f"the host name {endpoint.host} could not be resolved ({reason}): check {host_var}."
+        return text, True
+    if isinstance(exc, ConnectionRefusedError):
+        text = (
+            f"{where} refused the connection: is the SMTP server running, and are {host_var} "
+            f"and {port_var} right?"
+        )
+        return text, True
+    if isinstance(exc, TimeoutError):
+        text = (
+            f"{where} did not answer within {endpoint.timeout:g} s (SMTP_TIMEOUT): check that "
+            f"the host is up and that no firewall drops {port_var}."
+        )
+        return text, True
+    if isinstance(exc, OSError):
+        return f"the connection to {where} failed ({exc.strerror or exc}); retry later.", True
+    return f"SMTP with {where} failed ({exc}).", False

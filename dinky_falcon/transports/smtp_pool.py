@@ -1,0 +1,143 @@
+"""A small thread-safe pool of open SMTP connections, shared by the server's worker threads."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..errors import TransportError
+
+T = TypeVar("T")
+
+# Servers drop idle sessions after a few minutes (Postfix: 300 s); closing ours first keeps
+# the pool from handing out connections that are about to die.
+IDLE_SECONDS = 60.0
+
+
+class StaleConnection(smtplib.SMTPServerDisconnected):
+    """A reused connection was found closed by the server before anything was sent on it."""
+
+
+class SmtpPool:
+    """At most ``size`` open connections; idle ones are reused, newest first, then closed.
+
+    ``connect()`` opens a ready connection (greeted, encrypted, logged in). Opening happens in
+    the calling thread, outside the lock, so a slow server never blocks the other threads.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], smtplib.SMTP],
+        size: int,
+        wait_seconds: float,
+        idle_seconds: float = IDLE_SECONDS,
+    ):
+        self._connect = connect
+        self._size = size
+        self._slots = threading.BoundedSemaphore(size)
+        self._wait_seconds = wait_seconds
+        self._idle_seconds = idle_seconds
+        self._idle: list[tuple[float, smtplib.SMTP]] = []  # (when it was put back, connection)
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    @property
+    def idle_count(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def run(self, work: Callable[[smtplib.SMTP], T]) -> T:
+        """``work(connection)`` on a pooled connection, and its result.
+
+        When ``work`` raises StaleConnection on a reused connection, it runs once more on a
+        new one: ``work`` must raise it only when nothing was accepted yet, so no message can
+        be sent twice. A connection is put back after success or after an SMTP refusal that
+        RSET clears; after anything else it is closed.
+        """
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise TransportError(
+                f"all {self._size} SMTP connections stayed busy for {self._wait_seconds:g} s; "
+                "retry later",
+                temporary=True,
+            )
+        try:
+            connection, reused = self._take()
+            try:
+                try:
+                    result = work(connection)
+                except StaleConnection:
+                    if not reused:
+                        raise
+                    _close(connection)
+                    connection = self._connect()
+                    result = work(connection)
+            except smtplib.SMTPServerDisconnected:
+                _close(connection)
+                raise
+            except smtplib.SMTPException:
+                self._put_back_if_reset(connection)
+                raise
+            except BaseException:
+                _close(connection)
+                raise
+            self._put_back(connection)
+            return result
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        """Close every idle connection and stop the reaper; connections in use close on return."""
+        self._closed.set()
+        self._close_idle(older_than=0)
+
+    def _take(self) -> tuple[smtplib.SMTP, bool]:
+        self._close_idle(older_than=self._idle_seconds)
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()[1], True
+        return self._connect(), False
+
+    def _put_back(self, connection: smtplib.SMTP) -> None:
+        if self._closed.is_set():
+            _close(connection)
+            return
+        with self._lock:
+            self._idle.append((time.monotonic(), connection))
+            if self._reaper is None:
+                self._reaper = threading.Thread(
+                    target=self._reap, name="dinky-falcon-smtp-reaper", daemon=True
+                )
+                self._reaper.start()
+
+    def _put_back_if_reset(self, connection: smtplib.SMTP) -> None:
+        try:
+            if connection.rset()[0] == 250:
+                self._put_back(connection)
+                return
+        except (smtplib.SMTPException, OSError):
+            pass
+        _close(connection)
+
+    def _reap(self) -> None:
+        while not self._closed.wait(self._idle_seconds / 2):
+            self._close_idle(older_than=self._idle_seconds)
+
+    def _close_idle(self, older_than: float) -> None:
+        limit = time.monotonic() - older_than
+        with self._lock:
+            expired = [c for since, c in self._idle if since <= limit]
+            self._idle = [(since, c) for since, c in self._idle if since > limit]
+        for connection in expired:
+            _close(connection)
+
+
+def _close(connection: smtplib.SMTP) -> None:
+    """QUIT politely; a server that already hung up is fine."""
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        connection.close()
