@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 MIN_KEY_LENGTH = 16
 _LABEL = re.compile(r"[A-Za-z0-9_]{1,32}")
-# Routes anyone may call: probes for the container runtime and the API's description.
-PUBLIC_PATHS = ("/health", "/openapi.json")
+# Routes anyone may call: the liveness probe and the API's description. /health/ready is not
+# among them: it logs in to the relay, so anyone calling it freely could hammer Gmail.
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,7 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
 
 def is_guarded(req: falcon.Request, resource) -> bool:
     """True for the routes that need a key: every routed, non-preflight request off PUBLIC_PATHS."""
-    if resource is None or req.method == "OPTIONS":
-        return False
-    return not any(req.path == p or req.path.startswith(p + "/") for p in PUBLIC_PATHS)
+    return resource is not None and req.method != "OPTIONS" and req.path not in PUBLIC_PATHS
 
 
 def presented_key(req: falcon.Request) -> str | None:

@@ -92,6 +92,14 @@ def test_health_and_preflight_need_no_key(live_server):
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example.org"
 
 
+def test_readiness_logs_in_upstream_so_it_needs_a_key(live_server):
+    server = live_server(API_KEYS=KEYS)
+    assert server.request("GET", "/health/ready").status == 401
+    ready = server.request("GET", "/health/ready", headers={"X-API-Key": BLOG_KEY})
+    assert ready.status == 200
+    assert ready.json["status"] == "ok"
+
+
 def test_unknown_paths_stay_404_rather_than_401(live_server):
     server = live_server(API_KEYS=KEYS)
     assert server.request("GET", "/nowhere").status == 404
