@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from email.charset import Charset
 from email.headerregistry import Address
 from email.policy import default as default_policy
+from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -12,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
+MAX_DISPLAY_NAME = 100  # keeps every folded header line far below SMTP's 998 characters
 
 
 class AddressError(ValueError):
@@ -23,6 +26,25 @@ def has_unsafe_header_chars(text: str) -> bool:
     return _UNSAFE_IN_HEADER.search(text) is not None
 
 
+def _split_mailbox(text: str) -> tuple[str, str]:
+    """``Name <a@b>`` -> (name, a@b) with the standard library's RFC 5322 parser."""
+    not_one = AddressError("is not a single valid email address")
+    try:
+        header = default_policy.header_factory("to", text)
+        groups = header.groups
+    except Exception:  # the parser has crashed on some malformed input (e.g. a lone "<")
+        raise not_one from None
+    if header.defects or len(groups) != 1 or groups[0].display_name is not None:
+        raise not_one
+    if len(groups[0].addresses) != 1:
+        raise not_one
+    mailbox = groups[0].addresses[0]
+    # An encoded word in the input decodes to any character: check what it became.
+    if has_unsafe_header_chars(mailbox.display_name):
+        raise AddressError("the display name must not contain control characters")
+    return mailbox.display_name, mailbox.addr_spec
+
+
 def parse_mailbox(text: str) -> Address:
     """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError."""
     if has_unsafe_header_chars(text):
@@ -31,16 +53,46 @@ def parse_mailbox(text: str) -> Address:
     name = ""
     spec = text
     if _NEEDS_HEADER_PARSER.search(text):
-        header = default_policy.header_factory("to", text)
-        groups = header.groups
-        if header.defects or len(groups) != 1 or groups[0].display_name is not None:
-            raise AddressError("is not a single valid email address")
-        (mailbox,) = groups[0].addresses or (None,)
-        if mailbox is None:
-            raise AddressError("is not a single valid email address")
-        name, spec = mailbox.display_name, mailbox.addr_spec
+        name, spec = _split_mailbox(text)
+        if len(name) > MAX_DISPLAY_NAME:
+            raise AddressError(f"the display name is over {MAX_DISPLAY_NAME} characters")
     try:
         valid = validate_email(spec, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from None
     return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+
+
+_UTF8 = Charset("utf-8")
+_FOLD_AT = 77  # the email package's 78, less the comma that may end a line
+
+
+def _mailbox_tokens(address: Address) -> list[str]:
+    name = address.display_name
+    if not name:
+        return [address.addr_spec]
+    if name.isascii() and "=?" not in name:  # "=?" would be read back as an encoded word
+        return [formataddr((name, address.addr_spec))]
+    # One encoded word, even past RFC 2047's 75 characters: readers accept it, while several
+    # adjacent words are joined with a stray space by some (Python's own parser among them).
+    # MAX_DISPLAY_NAME keeps the line short.
+    return [_UTF8.header_encode(name), f"<{address.addr_spec}>"]
+
+
+def format_address_header(name: str, addresses) -> str:
+    """A From/To/Cc value, RFC 2047-encoded and folded between words, ready for set_raw().
+
+    The email package's own folding of address lists can encode the comma between two
+    mailboxes into an encoded word, so that a reader sees one recipient fewer.
+    """
+    lines, line = [], f"{name}:"
+    for index, address in enumerate(addresses):
+        for position, token in enumerate(_mailbox_tokens(address)):
+            separator = ", " if index and not position else " "
+            if len(line) + len(separator) + len(token) > _FOLD_AT and line.strip():
+                lines.append(line + separator.rstrip())
+                line = ""
+                separator = " "
+            line += separator + token
+    lines.append(line)
+    return "\r\n".join(lines)[len(name) + 2 :]

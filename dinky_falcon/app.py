@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import falcon
 import pluggy
@@ -11,6 +12,7 @@ import pluggy
 from .http_errors import add_error_handlers
 from .logs import configure_logging
 from .mailer import Mailer
+from .protection import mail_policy, protection_middleware
 from .resources import HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
@@ -39,22 +41,41 @@ class AccessLog:
 
     def process_response(self, req, resp, resource, req_succeeded):
         elapsed = (time.perf_counter() - req.context.started) * 1000
-        access_log.info("%s %s %s %.1fms", req.method, req.path, resp.status[:3], elapsed)
+        key = req.context.get("api_key")
+        access_log.info(
+            "%s %s %s %.1fms%s", req.method, req.path, resp.status[:3], elapsed,
+            f" key={key.label}" if key is not None else "",
+        )
 
 
 def create_app(
-    settings: Settings, plugins: pluggy.PluginManager | None = None, *, mailer: Mailer | None = None
+    settings: Settings,
+    plugins: pluggy.PluginManager | None = None,
+    *,
+    mailer: Mailer | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> falcon.App:
-    """The WSGI app for ``settings``; builds the Mailer (and so the transports) unless given."""
+    """The WSGI app for ``settings``; builds the Mailer (and so the transports) unless given.
+
+    ``clock`` (seconds since the epoch) is what the rate limits count windows by.
+    """
     mailer = mailer or Mailer.from_settings(settings, plugins)
+    origins = cors_origins(settings.allowed_hosts)
+    before_cors, after_cors = protection_middleware(settings, origins, clock)
     app = falcon.App(
-        middleware=[AccessLog(), falcon.CORSMiddleware(allow_origins=cors_origins(settings.allowed_hosts))],
+        middleware=[
+            AccessLog(),
+            *before_cors,
+            falcon.CORSMiddleware(allow_origins=origins),
+            *after_cors,
+        ],
     )
     app.req_options.strip_url_path_trailing_slash = True
     add_error_handlers(app)
     schema = SendSchema(max_recipients=settings.max_recipients)
-    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size))
-    app.add_route("/health", HealthResource(mailer.transport_name))
+    policy = mail_policy(settings)
+    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy))
+    app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer))
     return app
 

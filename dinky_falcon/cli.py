@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from .errors import ConfigError, TransportError
 from .logs import configure_logging
 from .mailer import Mailer
-from .plugins import make_plugin_manager, transport_registry
+from .plugins import describe_plugin, make_plugin_manager, transport_registry
 from .schemas import SendSchema
 from .settings import Settings
 
@@ -36,10 +36,16 @@ def cmd_config(settings: Settings, args) -> int:
 def cmd_plugins(settings: Settings, args) -> int:
     pm = make_plugin_manager(settings)
     registry = transport_registry(pm)
-    for name, plugin in pm.list_name_plugin():
-        transports = sorted(r.name for r in registry.values() if r.plugin == name)
+    loaded = [plugin for _, plugin in pm.list_name_plugin() if plugin is not None]  # None: blocked
+    for plugin in loaded:
+        info = describe_plugin(pm, plugin)
+        transports = sorted(r.name for r in registry.values() if r.plugin == info.name)
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or ())
-        print(f"{name}: transports={','.join(transports) or '-'} hooks={','.join(hooks)}")
+        print(f"{info.name} {info.version} ({info.source})")
+        print(f"    transports: {', '.join(transports) or '-'}")
+        print(f"    hooks: {', '.join(hooks) or '-'}")
+    if settings.disabled_plugins:
+        print(f"disabled by DISABLED_PLUGINS: {', '.join(settings.disabled_plugins)}")
     return 0
 
 
@@ -113,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     send_test.set_defaults(run=cmd_send_test)
     config = commands.add_parser("config", help="print the effective settings, secrets as ***")
     config.set_defaults(run=cmd_config)
-    plugins = commands.add_parser("plugins", help="list loaded plugins and their transports")
+    plugins = commands.add_parser(
+        "plugins", help="list loaded plugins: source, version, transports and hooks"
+    )
     plugins.set_defaults(run=cmd_plugins)
     return parser
 

@@ -19,3 +19,16 @@ class TransportError(Exception):
 
 class MessageRefused(Exception):
     """A ``before_send`` hook refused the message; the caller sees 403 with the reason."""
+
+
+class PluginError(Exception):
+    """A plugin raised something unexpected: the caller sees 500, the log names the plugin.
+
+    ``plugin`` is the plugin's name as ``dinky-mail plugins`` shows it; ``stage`` says what it
+    was doing (``before_send``, ``transport 'webhook'``). The original exception is the cause.
+    """
+
+    def __init__(self, plugin: str, stage: str):
+        super().__init__(f"plugin {plugin} failed in {stage}")
+        self.plugin = plugin
+        self.stage = stage

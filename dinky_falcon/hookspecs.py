@@ -2,8 +2,12 @@
 
 A plugin is a module or object with functions marked ``@hookimpl`` whose names are the hooks
 below. The host calls hooks with keyword arguments only, so an implementation may accept fewer
-arguments than the specification lists. Reading this file is enough to write a plugin; the
-README's "Writing a plugin" section has a complete example.
+arguments than the specification lists (``def before_send(message):`` is fine); a misspelled
+hook or argument name stops the service at start. Reading this file is enough to write a
+plugin; plugins/README.md has a complete example and says how to package and test one.
+
+A plugin that raises anything the contract does not name gives the API caller a 500, and the
+log gets the traceback with the plugin's name; the service keeps serving.
 """
 
 import pluggy
@@ -16,16 +20,18 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def register_transports(register):
-    """Called once at start-up to collect transports.
+    """Called once at start-up (and by ``dinky-mail plugins``) to collect transports.
 
-    Call ``register(name, factory)`` for each transport the plugin provides. ``name`` is what
+    Call ``register(name, factory)`` for each transport the plugin provides, and do nothing
+    else: this runs even when none of the plugin's transports is selected. ``name`` is what
     MAIL_TRANSPORT selects (lower case); a name registered by two plugins stops the service at
-    start. ``factory(settings)`` is called only when the transport is selected and returns an
-    object with:
+    start, naming both. ``factory(settings)`` is called only when the transport is selected
+    (``settings.get("NAME")`` reads a variable of the plugin's own) and returns an object with:
 
     - ``send(message, envelope)``: hand off one ``email.message.EmailMessage``; ``envelope``
       has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO). Return when the message is
       durably accepted; raise ``dinky_falcon.TransportError(text, temporary=...)`` otherwise.
+      Waitress serves requests on several threads, so ``send`` may run concurrently.
     - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;
       return a short text of what was checked, raise TransportError when it is not ready.
     - ``diagnose(report)`` (optional): for ``dinky-mail check``, test the way to the upstream
@@ -42,9 +48,13 @@ def register_transports(register):
 def before_send(message, envelope, settings):
     """Called for every message after it is built and before a transport sees it.
 
-    May change ``message`` (an ``EmailMessage``) in place: add a header, a footer, a
-    signature. Raise ``dinky_falcon.MessageRefused(reason)`` to refuse it: the caller gets 403
-    with the reason and nothing is sent. The return value is ignored.
+    ``message`` is the ``email.message.EmailMessage``, ``envelope`` the
+    ``dinky_falcon.Envelope`` (``sender``, ``recipients``), ``settings`` the service's
+    Settings. May change ``message`` in place: add a header, a footer, a signature. Raise
+    ``dinky_falcon.MessageRefused(reason)`` to refuse it: the caller gets 403 with the reason
+    and nothing is sent. The return value is ignored. Every plugin's implementation runs, the
+    last registered first; mark it ``@hookimpl(trylast=True)`` to run after the others (a
+    signature must see the final message).
     """
 
 
@@ -52,8 +62,11 @@ def before_send(message, envelope, settings):
 def after_send(message, envelope, transport, error):
     """Called once a message was handed off, or finally failed.
 
-    ``transport`` is the name of the transport that accepted the message (or the last one
-    tried); ``error`` is None on success, else the ``TransportError`` the caller was given. For
-    logging, metrics and notifications: exceptions raised here are logged and never change
-    the answer, because the message has already been accepted or refused.
+    ``message`` and ``envelope`` are what the transport received; ``transport`` is the name of
+    the transport that accepted the message (or the last one tried); ``error`` is None on
+    success, else the ``TransportError`` the caller was given (or the ``PluginError`` wrapping
+    what a transport raised unexpectedly). Not called when ``before_send`` refused or failed.
+    For logging, metrics and notifications: it runs before the caller is answered, so keep it
+    quick; exceptions raised here are logged and never change the answer. The return value is
+    ignored.
     """

@@ -8,7 +8,7 @@ import logging
 import falcon
 from marshmallow import ValidationError
 
-from .errors import MessageRefused, TransportError
+from .errors import MessageRefused, PluginError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,17 @@ def unexpected(req, resp, error: Exception, params):
     raise ApiError(falcon.HTTP_500, "Internal server error", "The error was logged.")
 
 
+def plugin_failed(req, resp, error: PluginError, params):
+    log.error("%s on %s %s", error, req.method, req.path, exc_info=error)
+    raise ApiError(
+        falcon.HTTP_500, "Internal server error", "A mail plugin failed; the error was logged."
+    )
+
+
 def add_error_handlers(app: falcon.App) -> None:
     app.set_error_serializer(serialize_error)
     app.add_error_handler(Exception, unexpected)
     app.add_error_handler(ValidationError, validation_failed)
     app.add_error_handler(TransportError, transport_failed)
     app.add_error_handler(MessageRefused, message_refused)
+    app.add_error_handler(PluginError, plugin_failed)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pluggy
 
 from .addresses import parse_mailbox
-from .errors import TransportError
-from .message import MessageBuilder
-from .plugins import build_transports, make_plugin_manager
+from .errors import MessageRefused, PluginError, TransportError
+from .message import Envelope, MessageBuilder
+from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
 from .settings import Settings
 
@@ -32,11 +33,14 @@ class Mailer:
         pm: pluggy.PluginManager,
         transports: list[tuple[str, object]],
         builder: MessageBuilder,
+        *,
+        plugin_of: Mapping[str, str],
     ):
         self.settings = settings
         self.pm = pm
         self.transports = transports
         self.builder = builder
+        self.plugin_of = plugin_of  # transport name -> the plugin that registered it
 
     @classmethod
     def from_settings(cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options):
@@ -44,16 +48,32 @@ class Mailer:
         builder = MessageBuilder(
             parse_mailbox(settings.default_from), settings.mail_domain, **builder_options
         )
-        return cls(settings, pm, build_transports(settings, pm), builder)
+        registry = transport_registry(pm)
+        transports = build_transports(settings, registry)
+        plugin_of = {name: registry[name].plugin for name, _ in transports}
+        return cls(settings, pm, transports, builder, plugin_of=plugin_of)
 
     @property
     def transport_name(self) -> str:
         return ",".join(name for name, _ in self.transports)
 
-    def send(self, request: SendRequest) -> Delivery:
-        """Deliver or raise TransportError; after failover its text says why each one failed."""
+    @property
+    def transport_plugin(self) -> str:
+        """The plugins of the selected transports, in the same order as ``transport_name``."""
+        return ",".join(self.plugin_of[name] for name, _ in self.transports)
+
+    def send(
+        self, request: SendRequest, check: Callable[[Envelope], None] | None = None
+    ) -> Delivery:
+        """Deliver or raise: TransportError (after failover its text says why each transport
+        failed), MessageRefused, or PluginError when a plugin raised anything else.
+
+        ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.
+        """
         message, envelope = self.builder.build(request)
-        self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
+        if check is not None:
+            check(envelope)
+        self._before_send(message, envelope)
         failures = []
         for name, transport in self.transports:
             try:
@@ -64,6 +84,12 @@ class Mailer:
                 if not exc.temporary:
                     break
                 continue
+            except Exception as exc:
+                # A bug, not an upstream failure: trying the next transport would hide it.
+                crash = PluginError(self.plugin_of[name], f"transport {name!r}")
+                crash.__cause__ = exc
+                self._after_send(message, envelope, name, crash)
+                raise crash
             self._after_send(message, envelope, name, None)
             return Delivery(message["Message-ID"], name)
         error = failures[-1][1]
@@ -73,6 +99,14 @@ class Mailer:
             error = TransportError(text, temporary=error.temporary)
         self._after_send(message, envelope, name, error)
         raise error
+
+    def _before_send(self, message, envelope) -> None:
+        try:
+            self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
+        except MessageRefused:
+            raise
+        except Exception as exc:
+            raise PluginError(failing_plugin(self.pm, "before_send", exc), "before_send") from exc
 
     def check(self) -> list[dict]:
         """Readiness of each transport: name, ready, and what was checked or what failed."""
@@ -96,8 +130,11 @@ class Mailer:
             self.pm.hook.after_send(
                 message=message, envelope=envelope, transport=transport, error=error
             )
-        except Exception:
-            log.exception("an after_send hook failed; the answer to the caller is unchanged")
+        except Exception as exc:
+            log.exception(
+                "after_send of plugin %s failed; the answer to the caller is unchanged",
+                failing_plugin(self.pm, "after_send", exc),
+            )
 
     def close(self) -> None:
         for name, transport in self.transports:

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 
+from .addresses import format_address_header
 from .schemas import SendRequest
 
 
@@ -43,8 +44,8 @@ class MessageBuilder:
     def build(self, request: SendRequest) -> tuple[EmailMessage, Envelope]:
         sender = request.from_ or self.default_from
         message = EmailMessage(policy=SMTP)
-        message["From"] = sender
-        message["To"] = request.to
+        message.set_raw("From", format_address_header("From", [sender]))
+        message.set_raw("To", format_address_header("To", request.to))
         message["Subject"] = request.subject
         message["Date"] = format_datetime(self.clock())
         message["Message-ID"] = self.make_id()

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import json
+import re
 
 import falcon
 
 from .http_errors import ApiError
 from .mailer import Mailer
+from .policy import MailPolicy
 from .schemas import SendSchema
+
+
+# A \uD800-\uDFFF escape: JSON allows it unpaired, but no mail can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(document) -> bool:
+    pending = [document]  # a loop, not recursion: the document may be nested ~1000 deep
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False
 
 
 def _reject_duplicate_keys(pairs):
@@ -38,21 +60,28 @@ def read_json(req: falcon.Request, limit: int):
     if len(raw) > limit:
         raise too_large
     try:
-        return json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+        document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
+        raise ApiError(
+            falcon.HTTP_400, "Malformed JSON", "The body contains an unpaired UTF-16 surrogate."
+        )
+    return document
 
 
 class SendResource:
-    def __init__(self, mailer: Mailer, schema: SendSchema, max_body_size: int):
+    def __init__(self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy):
         self.mailer = mailer
         self.schema = schema
         self.max_body_size = max_body_size
+        self.policy = policy
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         request = self.schema.load(read_json(req, self.max_body_size))
-        delivery = self.mailer.send(request)
+        key = req.context.api_key
+        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, key))
         resp.media = {
             "success": True,
             "message": "Email sent successfully",
@@ -64,8 +93,8 @@ class SendResource:
 class HealthResource:
     """Liveness: cheap, no upstream call."""
 
-    def __init__(self, transport: str):
-        self.body = {"status": "ok", "transport": transport}
+    def __init__(self, transport: str, plugin: str):
+        self.body = {"status": "ok", "transport": transport, "plugin": plugin}
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = self.body

@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322's line limit; the email package folds longer lines anyway
+# An address with its display name. The email package folds a long name in quadratic time.
+MAX_MAILBOX_LENGTH = 512
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Mailbox(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs) -> Address:
         if not isinstance(value, str):
             raise self.make_error("invalid", reason="expected a string")
+        if len(value) > MAX_MAILBOX_LENGTH:
+            raise self.make_error("invalid", reason=f"longer than {MAX_MAILBOX_LENGTH} characters")
         try:
             return parse_mailbox(value)
         except AddressError as exc:
@@ -64,9 +68,15 @@ class MailboxList(Mailbox):
         return tuple(mailboxes)
 
 
-def single_line(value: str) -> None:
-    if has_unsafe_header_chars(value):
-        raise ValidationError("Must not contain line breaks or control characters.")
+class HeaderText(fields.String):
+    """One header line: no line breaks or control characters; outer white space dropped,
+    as a mail client would show it."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if has_unsafe_header_chars(text):
+            raise ValidationError("Must not contain line breaks or control characters.")
+        return text.strip()
 
 
 def no_nul(value: str) -> None:
@@ -78,10 +88,7 @@ class SendSchema(Schema):
     """``POST /send``: the seed's fields; unknown fields are refused by name."""
 
     to = MailboxList(required=True)
-    subject = fields.String(
-        required=True,
-        validate=[validate.Length(min=1, max=MAX_SUBJECT_LENGTH), single_line],
-    )
+    subject = HeaderText(required=True, validate=validate.Length(min=1, max=MAX_SUBJECT_LENGTH))
     body = fields.String(required=True, validate=no_nul)
     from_ = Mailbox(data_key="from", load_default=None)
     html = fields.Boolean(load_default=False)

@@ -15,7 +15,11 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from .addresses import AddressError, parse_mailbox
+from .auth import ApiKey, parse_api_keys
+from .clientip import parse_networks
 from .errors import ConfigError
+from .policy import parse_recipient_rules
+from .ratelimit import parse_rate_limit
 
 TRUE_WORDS = frozenset({"yes", "true", "1"})
 FALSE_WORDS = frozenset({"no", "false", "0"})
@@ -29,6 +33,8 @@ LEGACY_NAMES = (
 )
 
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
+# Production refuses floods unless told otherwise; development counts nothing.
+DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,32 @@ class Settings:
     max_body_size: int = 1024 * 1024
     max_recipients: int = 50
     plugins_dir: Path | None = None
+    disabled_plugins: tuple[str, ...] = ()
+    trace_plugins: bool = False
     log_level: str = "INFO"
     traefik_entrypoint: str = "https"
     enable_tls: bool = True
+    # Abuse protection (dinky_falcon/auth.py, policy.py, origin.py, ratelimit.py).
+    api_keys: tuple[ApiKey, ...] = field(default=(), repr=False)
+    allowed_recipients: tuple[str, ...] = ()
+    allowed_sender_domains: tuple[str, ...] = ()
+    rate_limit: str = "none"
+    rate_limit_per_key: str = "none"
+    rate_limit_storage: str = field(default="memory://", repr=False)
+    trusted_proxies: tuple[str, ...] = ()
+    client_timeout: int = 30
     # Every variable seen (process environment over .env), for plugins' own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # What was accepted but deserves a word in the log at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    SECRETS = frozenset({"smtp_relay_password"})
+    SECRETS = frozenset({"smtp_relay_password", "api_keys", "rate_limit_storage"})
+
+    @property
+    def sender_domains(self) -> tuple[str, ...]:
+        """Domains a message may be sent from: MAIL_DOMAIN, DEFAULT_FROM's, and the allowed."""
+        default_domain = parse_mailbox(self.default_from).domain.lower()
+        return (self.mail_domain, default_domain, *self.allowed_sender_domains)
 
     @property
     def transport_names(self) -> tuple[str, ...]:
@@ -83,7 +106,7 @@ class Settings:
                 continue
             value = getattr(self, f.name)
             if f.name in self.SECRETS:
-                text = "***" if value else ""
+                text = _redact(f.name, value)
             elif isinstance(value, bool):
                 text = "yes" if value else "no"
             elif isinstance(value, tuple):
@@ -93,6 +116,9 @@ class Settings:
             else:
                 text = str(value)
             shown[f.name.upper()] = text
+        for key in self.api_keys:
+            if key.recipients is not None:
+                shown[key.variable] = ",".join(key.recipients)
         return shown
 
     @classmethod
@@ -105,6 +131,18 @@ class Settings:
             merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
         return _Reader(merged).settings()
+
+
+def _redact(name: str, value) -> str:
+    """A secret for display: API keys by label, the storage URL without credentials, or ``***``."""
+    if not value:
+        return ""
+    if name == "api_keys":
+        return ",".join(f"{key.label}:***" for key in value)
+    if name == "rate_limit_storage":
+        scheme, _, rest = value.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else value
+    return "***"
 
 
 class _Reader:
@@ -174,6 +212,54 @@ class _Reader:
             )
         return squeezed
 
+    def parsed(self, name: str, parse, value=None):
+        """``parse(value)`` with its ValueError turned into a ConfigError naming ``name``."""
+        value = self.text(name) if value is None else value
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+
+    def api_keys(self) -> tuple[ApiKey, ...]:
+        keys = self.parsed("API_KEYS", parse_api_keys)
+        bound = []
+        for key in keys:
+            rules = self.parsed(key.variable, parse_recipient_rules, self.words(key.variable))
+            bound.append(dataclasses.replace(key, recipients=rules or None))
+        known = {key.variable for key in keys}
+        for name in self.env:
+            if name.startswith("API_KEY_RECIPIENTS_") and name not in known and self.text(name):
+                raise ConfigError(f"{name} names no key: API_KEYS has no such label")
+        return tuple(bound)
+
+    def abuse_protection(self, environment: str) -> dict:
+        rate_limit = self.text("RATE_LIMIT", DEFAULT_RATE_LIMIT[environment])
+        rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", rate_limit)
+        for name, value in (("RATE_LIMIT", rate_limit), ("RATE_LIMIT_PER_KEY", rate_limit_per_key)):
+            self.parsed(name, parse_rate_limit, value)
+        trusted_proxies = self.words("TRUSTED_PROXIES")
+        self.parsed("TRUSTED_PROXIES", parse_networks, trusted_proxies)
+        values = dict(
+            api_keys=self.api_keys(),
+            allowed_recipients=self.parsed(
+                "ALLOWED_RECIPIENTS", parse_recipient_rules, self.words("ALLOWED_RECIPIENTS")
+            ),
+            allowed_sender_domains=tuple(d.lower() for d in self.words("ALLOWED_SENDER_DOMAINS")),
+            rate_limit=rate_limit,
+            rate_limit_per_key=rate_limit_per_key,
+            rate_limit_storage=self.text("RATE_LIMIT_STORAGE", Settings.rate_limit_storage),
+            trusted_proxies=trusted_proxies,
+            client_timeout=self.number("CLIENT_TIMEOUT", Settings.client_timeout, int, 1, 3600),
+        )
+        unguarded = not values["api_keys"] and not values["allowed_recipients"]
+        if environment == "production" and unguarded:
+            self.warnings.append(
+                "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
+                "this service can send mail from your domain to anyone. Set API_KEYS, "
+                "ALLOWED_RECIPIENTS or both (README: Security model)."
+            )
+        return values
+
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
@@ -212,8 +298,11 @@ class _Reader:
             max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
             max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
             plugins_dir=Path(plugins_dir) if plugins_dir else None,
+            disabled_plugins=self.words("DISABLED_PLUGINS"),
+            trace_plugins=self.boolean("TRACE_PLUGINS", False),
             log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),
+            **self.abuse_protection(environment),
         )
         return Settings(**values, environ=dict(self.env), warnings=tuple(self.warnings))

@@ -1,3 +1,7 @@
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+
 import pytest
 import trustme
 from falcon import testing
@@ -5,6 +9,8 @@ from falcon import testing
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.settings import Settings
+from live_server import LiveServer
+from redis_peer import RedisPeer
 from smtp_peer import SmtpPeer
 
 SEED_REQUEST = {
@@ -12,6 +18,12 @@ SEED_REQUEST = {
     "subject": "Test Email",
     "body": "This is a test email",
 }
+
+
+
+def parse_mail(raw: bytes) -> EmailMessage:
+    """Parse a message as a mail client would: CRLF line ends read as plain line ends."""
+    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=default)
 
 
 @pytest.fixture
@@ -80,3 +92,62 @@ def gmail_server(tls_ca):
     """STARTTLS (trustme certificate) and AUTH PLAIN/LOGIN: a stand-in for smtp.gmail.com."""
     with SmtpPeer(ca=tls_ca, username="site@example.org", password="abcdefghijklmnop") as peer:
         yield peer
+
+
+@pytest.fixture
+def live_server(make_settings):
+    """Start the app under a real waitress: ``live_server(VARIABLE=value, ...)``; stopped after."""
+    started = []
+
+    def start(threads: int = 4, clock=None, **variables) -> LiveServer:
+        options = {"clock": clock} if clock is not None else {}
+        server = LiveServer(make_settings(**variables), threads=threads, **options).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def redis_server():
+    """A real redis-server on a free loopback port, stopped after the test."""
+    with RedisPeer() as peer:
+        yield peer
+
+
+class FakeClock:
+    """A clock the test moves: ``clock()`` is the time, ``clock.advance(seconds)`` moves it."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture(scope="module")
+def live_server_module(tmp_path_factory):
+    """One real waitress for a module's tests: API key "site-key-0123456789abcdef" required."""
+    settings = Settings.from_env(
+        {
+            "ENVIRONMENT": "development",
+            "MAIL_DOMAIN": "example.org",
+            "MAIL_TRANSPORT": "memory",
+            "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+            "API_KEYS": "site:site-key-0123456789abcdef",
+            "ALLOWED_HOSTS": "example.org",
+        },
+        env_file=None,
+    )
+    with LiveServer(settings) as server:
+        yield server

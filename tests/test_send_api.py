@@ -53,6 +53,7 @@ def test_html_true_sends_text_html(client_and_sent):
         ("subject", "Hi\r\nBcc: victim@example.org", "line breaks"),
         ("subject", "Hi\u2028Bcc: victim@example.org", "line breaks"),
         ("subject", "", "Length"),
+        ("subject", " \t ", "Length"),
         ("body", "nul\x00byte", "NUL"),
         ("html", "sometimes", "boolean"),
     ],
@@ -99,6 +100,7 @@ def test_too_many_recipients_is_a_422(make_client):
         (b'{"to": "a@example.org", "to": "b@example.org"}', "duplicate key"),
         (b"\xff\xfe\xfa", "not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"to": "a@example.org", "subject": "\\ud800", "body": "x"}', "unpaired"),
     ],
 )
 def test_malformed_json_is_a_400(client_and_sent, body, fragment):
@@ -152,8 +154,12 @@ def test_unknown_paths_and_methods_answer_in_the_same_shape(client_and_sent):
     assert wrong_method.json["success"] is False
 
 
-def test_health_is_cheap_and_names_the_transport(client_and_sent):
+def test_health_is_cheap_and_names_the_transport_and_its_plugin(client_and_sent):
     client, sent = client_and_sent
     result = client.simulate_get("/health")
     assert result.status_code == 200
-    assert result.json == {"status": "ok", "transport": "memory"}
+    assert result.json == {
+        "status": "ok",
+        "transport": "memory",
+        "plugin": "dinky_falcon.transports.memory",
+    }

@@ -1,0 +1,40 @@
+"""The abuse-protection middleware, in the order a request meets it, built from Settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .auth import ApiKeyAuth
+from .clientip import client_ip, parse_networks
+from .origin import OriginCheck
+from .policy import MailPolicy
+from .ratelimit import RateLimit, RateLimiter, make_storage, parse_rate_limit
+from .settings import Settings
+
+
+def protection_middleware(
+    settings: Settings, origins: list[str] | str, clock: Callable[[], float] = time.time
+) -> tuple[list, list]:
+    """(before CORS, after CORS): the Origin check, then per-IP limit, API key, per-key limit.
+
+    The per-IP limit comes before the key check, so guessing keys is rate limited too.
+    """
+    proxies = parse_networks(settings.trusted_proxies)
+    limiter = RateLimiter(make_storage(settings.rate_limit_storage), clock)
+
+    def key_label(req) -> str | None:
+        return req.context.api_key.label if req.context.api_key is not None else None
+
+    def ip(req) -> str:
+        return client_ip(req, proxies)
+
+    return [OriginCheck(origins)], [
+        RateLimit(limiter, parse_rate_limit(settings.rate_limit), "ip", ip),
+        ApiKeyAuth(settings.api_keys),
+        RateLimit(limiter, parse_rate_limit(settings.rate_limit_per_key), "key", key_label),
+    ]
+
+
+def mail_policy(settings: Settings) -> MailPolicy:
+    return MailPolicy(settings.sender_domains, settings.allowed_recipients)

@@ -1,0 +1,61 @@
+"""The real thing: ``dinky-mail serve`` under waitress on loopback, a real HTTP client, a real .eml."""
+
+import subprocess
+import sys
+
+from conftest import SEED_REQUEST, parse_mail
+from service_process import ServiceProcess
+
+
+def test_the_seed_request_lands_as_an_eml_through_a_real_server(tmp_path):
+    outbox = tmp_path / "outbox"
+    env = {"ENVIRONMENT": "development", "OUTBOX_DIR": str(outbox), "MAIL_DOMAIN": "example.com"}
+    with ServiceProcess(env, cwd=tmp_path) as service:
+        status, _, health = service.request("GET", "/health")
+        assert (status, health) == (
+            200,
+            {"status": "ok", "transport": "file", "plugin": "dinky_falcon.transports.file"},
+        )
+        status, _, answer = service.request("POST", "/send", SEED_REQUEST)
+        assert status == 200
+        assert answer["success"] is True
+        (eml,) = outbox.glob("*.eml")
+        message = parse_mail(eml.read_bytes())
+        assert message["Message-ID"] == answer["id"]
+        assert message["To"] == "recipient@example.org"
+        assert message["From"] == "noreply@example.com"
+        assert message["Subject"] == "Test Email"
+        assert message.get_content() == "This is a test email\n"
+        code = service.stop()
+    assert code == 0
+    assert any("POST /send 200" in line for line in service.log)
+    assert any(line.endswith("stopped") for line in service.log)
+
+
+def test_a_bad_configuration_stops_serve_with_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dinky_falcon", "serve", "--port", "0"],
+        cwd=tmp_path, env={"ENVIRONMENT": "development", "TLS_VERIFY": "sometimes", "PATH": "/usr/bin"},
+        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dinky-mail: configuration error: TLS_VERIFY='sometimes' is not a boolean: "
+        "use yes/no, true/false or 1/0"
+    )
+
+
+def test_get_app_reads_the_environment_for_any_wsgi_host(monkeypatch, tmp_path):
+    from falcon import testing
+
+    from dinky_falcon.app import get_app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("MAIL_TRANSPORT", "memory")
+    result = testing.TestClient(get_app()).simulate_get("/health")
+    assert result.json == {
+        "status": "ok",
+        "transport": "memory",
+        "plugin": "dinky_falcon.transports.memory",
+    }
