@@ -4,6 +4,7 @@ Debian's docker-compose validates the file and prints it with every variable res
 sample .env; the assertions read that result as Docker would.
 """
 
+import os
 import subprocess
 
 import pytest
@@ -20,18 +21,29 @@ SMTP_RELAY_USERNAME=site@example.org
 SMTP_RELAY_PASSWORD=abcd efgh $ijk:l
 TRAEFIK_ENTRYPOINT=websecure
 ENABLE_TLS=false
+API_KEYS=site-key-1
+TRUSTED_PROXIES=172.16.0.0/12
+SMTP_HOST=localhost
+PORT=8080
+PLUGINS_DIR=./plugins
 """
 
 
 def compose_config(tmp_path, env_text: str = SAMPLE_ENV) -> dict:
     env_file = tmp_path / "sample.env"
     env_file.write_text(env_text)
-    done = subprocess.run(
-        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )
+    done = run_compose_config(env_file)
     assert done.returncode == 0, done.stderr
     return yaml.safe_load(done.stdout)
+
+
+def run_compose_config(env_file):
+    """`docker-compose config` with env_file both for interpolation and for the API's env_file."""
+    return subprocess.run(
+        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        capture_output=True, text=True, timeout=60, cwd=env_file.parent,
+        env={**os.environ, "ENV_FILE": str(env_file)},
+    )
 
 
 @pytest.fixture
@@ -55,7 +67,9 @@ def test_the_api_is_routed_by_traefik_to_port_20001_on_the_configured_entrypoint
 
 def test_the_api_hands_mail_to_the_relay_container(stack):
     env = stack["mail-api"]["environment"]
+    # The stack's own wiring wins over what a local .env says (SMTP_HOST=localhost, PORT=8080).
     assert (env["MAIL_TRANSPORT"], env["SMTP_HOST"], env["SMTP_PORT"]) == ("postfix", "mail-server", "25")
+    assert (env["PORT"], env["PLUGINS_DIR"]) == ("20001", "/app/plugins")
     assert stack["mail-api"]["depends_on"]["mail-server"]["condition"] == "service_healthy"
 
 
@@ -92,16 +106,21 @@ def test_both_services_get_the_relay_settings_untouched(stack):
         env = stack[name]["environment"]
         # docker-compose config shows a literal $ as $$; the container sees one $.
         assert env["SMTP_RELAY_PASSWORD"].replace("$$", "$") == "abcd efgh $ijk:l"
-        assert env["SMTP_RELAY_HOST"] == "smtp.gmail.com" and env["SMTP_RELAY_PORT"] == "587"
-        assert env["TLS_VERIFY"] == "yes"
+        assert env["SMTP_RELAY_USERNAME"] == "site@example.org"
+    relay_env = stack["mail-server"]["environment"]
+    assert (relay_env["SMTP_RELAY_HOST"], relay_env["SMTP_RELAY_PORT"]) == ("smtp.gmail.com", "587")
+    assert relay_env["TLS_VERIFY"] == "yes"
     assert stack["mail-server"]["environment"]["MYNETWORKS"] == ""  # the stack's network
+
+
+def test_the_api_gets_every_variable_of_the_env_file(stack):
+    env = stack["mail-api"]["environment"]
+    assert env["API_KEYS"] == "site-key-1" and env["TRUSTED_PROXIES"] == "172.16.0.0/12"
+    assert "API_KEYS" not in stack["mail-server"]["environment"]
 
 
 def test_mail_domain_is_required(tmp_path):
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
-    done = subprocess.run(
-        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )
+    done = run_compose_config(env_file)
     assert done.returncode != 0 and "MAIL_DOMAIN" in done.stderr
