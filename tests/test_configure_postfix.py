@@ -174,6 +174,7 @@ def test_without_a_relay_mail_is_delivered_directly_and_no_credentials_are_kept(
         ("MYNETWORKS", "172.30.253.0/24,$mynetworks", "MYNETWORKS"),
         ("MESSAGE_SIZE_LIMIT", "10M", "MESSAGE_SIZE_LIMIT"),
         ("MAIL_DOMAIN", "", "MAIL_DOMAIN is required"),
+        ("SUBMISSION_USERNAME", "a@b@example.org", "SUBMISSION_USERNAME="),
     ],
 )
 def test_a_bad_value_stops_it_with_one_line_naming_the_variable(tmp_path, variable, value, message):
