@@ -98,7 +98,7 @@ def test_no_field_value_adds_a_header_or_breaks_one(service, body):
     client, sent = service
     sent.clear()
     result = client.simulate_post("/send", body=json.dumps(body), content_type="application/json")
-    assert result.status_code in (200, 400, 422)
+    assert result.status_code in (200, 400, 403, 422)  # 403: a sender outside the allowed domains
     event(f"status {result.status_code}")
     if result.status_code != 200:
         assert sent == []
