@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from email import _encoded_words
 from email.headerregistry import Address
 from email.policy import default as default_policy
 
@@ -12,6 +13,8 @@ from email_validator import EmailNotValidError, validate_email
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
+# RFC 2047 encoded words, which the email package decodes in every header it is given.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 
 
 class AddressError(ValueError):
@@ -19,12 +22,38 @@ class AddressError(ValueError):
 
 
 def has_unsafe_header_chars(text: str) -> bool:
-    """True when ``text`` would break out of a header line (CR, LF and their relatives)."""
-    return _UNSAFE_IN_HEADER.search(text) is not None
+    """True when ``text`` would break out of a header line (CR, LF and their relatives).
+
+    That includes an encoded word hiding one (``=?utf-8?b?DQo=?=`` is CRLF once decoded),
+    and an encoded word the email package's decoder cannot read.
+    """
+    if _UNSAFE_IN_HEADER.search(text) is not None:
+        return True
+    return "=?" in text and any(map(_decodes_unsafely, _ENCODED_WORD.findall(text)))
+
+
+def _decodes_unsafely(word: str) -> bool:
+    try:
+        decoded = _encoded_words.decode(word)[0]
+    except Exception:  # noqa: BLE001 - any word the decoder chokes on is refused
+        return True
+    return _UNSAFE_IN_HEADER.search(decoded) is not None
+
+
+def needs_smtputf8(address: Address) -> bool:
+    """True when the local part is not ASCII: only an SMTPUTF8 server can take it.
+
+    Domains never need it: parse_mailbox stores them IDNA-encoded (``xn--...``).
+    """
+    return not address.username.isascii()
 
 
 def parse_mailbox(text: str) -> Address:
-    """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError."""
+    """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError.
+
+    Internationalised domains are stored IDNA-encoded; a non-ASCII local part is accepted
+    (normalised to NFC) and needs SMTPUTF8 on the way out (see ``needs_smtputf8``).
+    """
     if has_unsafe_header_chars(text):
         raise AddressError("must not contain line breaks or control characters")
     text = text.strip()
@@ -40,7 +69,10 @@ def parse_mailbox(text: str) -> Address:
             raise AddressError("is not a single valid email address")
         name, spec = mailbox.display_name, mailbox.addr_spec
     try:
-        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=False)
+        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from None
-    return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+    try:
+        return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+    except ValueError as exc:  # what the header parser decoded may still be unusable
+        raise AddressError(str(exc)) from None

@@ -9,9 +9,11 @@ import falcon
 import pluggy
 
 from .http_errors import add_error_handlers
+from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
-from .resources import HealthResource, SendResource
+from .openapi import OpenApiResource, build_spec
+from .resources import REPLAYED_HEADER, HealthResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
 
@@ -43,18 +45,28 @@ class AccessLog:
 
 
 def create_app(
-    settings: Settings, plugins: pluggy.PluginManager | None = None, *, mailer: Mailer | None = None
+    settings: Settings,
+    plugins: pluggy.PluginManager | None = None,
+    *,
+    mailer: Mailer | None = None,
+    idempotency=None,
 ) -> falcon.App:
-    """The WSGI app for ``settings``; builds the Mailer (and so the transports) unless given."""
+    """The WSGI app for ``settings``; builds the Mailer (and so the transports) and the
+    idempotency store (idempotency.open_store) unless given."""
     mailer = mailer or Mailer.from_settings(settings, plugins)
-    app = falcon.App(
-        middleware=[AccessLog(), falcon.CORSMiddleware(allow_origins=cors_origins(settings.allowed_hosts))],
+    idempotency = idempotency or open_store(settings)
+    cors = falcon.CORSMiddleware(
+        allow_origins=cors_origins(settings.allowed_hosts), expose_headers=[REPLAYED_HEADER]
     )
+    app = falcon.App(middleware=[AccessLog(), cors])
     app.req_options.strip_url_path_trailing_slash = True
     add_error_handlers(app)
-    schema = SendSchema(max_recipients=settings.max_recipients)
-    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size))
+    schema = SendSchema(
+        max_recipients=settings.max_recipients, max_attachment_bytes=settings.max_attachment_bytes
+    )
+    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, idempotency))
     app.add_route("/health", HealthResource(mailer.transport_name))
+    app.add_route("/openapi.json", OpenApiResource(build_spec(schema)))
     return app
 
 

@@ -8,6 +8,7 @@ import signal
 import waitress
 
 from .app import create_app
+from .idempotency import open_store
 from .mailer import Mailer
 from .settings import Settings
 
@@ -20,9 +21,11 @@ def _stop(signum, frame):
 
 def serve(settings: Settings, host: str, port: int, threads: int) -> None:
     mailer = Mailer.from_settings(settings)
+    idempotency = None
     try:
+        idempotency = open_store(settings)
         server = waitress.create_server(
-            create_app(settings, mailer=mailer),
+            create_app(settings, mailer=mailer, idempotency=idempotency),
             host=host,
             port=port,
             threads=threads,
@@ -40,3 +43,5 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
         log.info("stopped")
     finally:
         mailer.close()
+        if idempotency is not None:
+            idempotency.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ LEGACY_NAMES = (
 )
 
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")  # redis://user:secret@host -> user:***@
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     max_body_size: int = 1024 * 1024
     max_recipients: int = 50
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    data_dir: Path = Path("data")
+    idempotency_store: str = ""
+    idempotency_ttl: int = 24 * 3600
     plugins_dir: Path | None = None
     log_level: str = "INFO"
     traefik_entrypoint: str = "https"
@@ -84,6 +90,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in self.SECRETS:
                 text = "***" if value else ""
+            elif f.name == "idempotency_store":
+                text = _URL_PASSWORD.sub(r"\1***@", value)
             elif isinstance(value, bool):
                 text = "yes" if value else "no"
             elif isinstance(value, tuple):
@@ -174,6 +182,15 @@ class _Reader:
             )
         return squeezed
 
+    def idempotency_store(self) -> str:
+        url = self.text("IDEMPOTENCY_STORE")
+        if url and url.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"IDEMPOTENCY_STORE={url!r} must be empty (a file under DATA_DIR) "
+                "or a Redis URL (redis://host:6379/0)"
+            )
+        return url
+
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
@@ -211,6 +228,12 @@ class _Reader:
             allowed_hosts=self.words("ALLOWED_HOSTS"),
             max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
             max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
+            max_attachment_bytes=self.number(
+                "MAX_ATTACHMENT_BYTES", Settings.max_attachment_bytes, int, 0
+            ),
+            data_dir=Path(self.text("DATA_DIR", str(Settings.data_dir))),
+            idempotency_store=self.idempotency_store(),
+            idempotency_ttl=self.number("IDEMPOTENCY_TTL", Settings.idempotency_ttl, int, 1),
             plugins_dir=Path(plugins_dir) if plugins_dir else None,
             log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),

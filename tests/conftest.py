@@ -23,6 +23,7 @@ def make_settings(tmp_path):
             "ENVIRONMENT": "development",
             "MAIL_DOMAIN": "example.org",
             "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "DATA_DIR": str(tmp_path / "data"),
             "MAIL_TRANSPORT": "memory",
         }
         environ.update(variables)
