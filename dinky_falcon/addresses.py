@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from email import _encoded_words
+from email import _encoded_words, errors
 from email.headerregistry import Address
 from email.policy import default as default_policy
 
@@ -62,7 +62,9 @@ def parse_mailbox(text: str) -> Address:
     if _NEEDS_HEADER_PARSER.search(text):
         header = default_policy.header_factory("to", text)
         groups = header.groups
-        if header.defects or len(groups) != 1 or groups[0].display_name is not None:
+        # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
+        defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+        if defects or len(groups) != 1 or groups[0].display_name is not None:
             raise AddressError("is not a single valid email address")
         (mailbox,) = groups[0].addresses or (None,)
         if mailbox is None:

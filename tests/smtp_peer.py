@@ -1,6 +1,6 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, plain or as a Gmail stand-in.
 
-``SmtpPeer()`` accepts anything; ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
+``SmtpPeer()`` accepts anything (``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
 answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
 recorded, so tests can assert on delivery and on connection reuse.
@@ -29,6 +29,7 @@ class Received:
     data: bytes
     login: bytes | None  # the AUTH user name, when the client authenticated
     tls: bool  # whether the session was encrypted when DATA arrived
+    smtputf8: bool = False  # whether MAIL FROM carried SMTPUTF8
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,6 +58,7 @@ class _Handler:
             envelope.original_content,
             login,
             session.ssl is not None,
+            envelope.smtp_utf8,
         )
         with self.peer.lock:
             self.peer.messages.append(received)
@@ -75,7 +77,14 @@ class _Controller(Controller):
 
 
 class SmtpPeer:
-    def __init__(self, *, ca=None, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        *,
+        ca=None,
+        username: str | None = None,
+        password: str | None = None,
+        smtputf8: bool = False,
+    ):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.username, self.password = username, password
@@ -84,7 +93,7 @@ class SmtpPeer:
         self.rcpt_reply: str | None = None  # e.g. "450 4.2.1 try later" to refuse recipients
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
         self.lock = threading.Lock()
-        options = {}
+        options = {"enable_SMTPUTF8": smtputf8}
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
