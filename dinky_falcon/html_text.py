@@ -55,7 +55,7 @@ class _TextCollector(HTMLParser):
                 self.chunks.append(f" ({href.removeprefix('mailto:')})")
         elif tag == "pre":
             self.pre = max(0, self.pre - 1)
-        if tag in _BLOCKS:
+        if tag in _BLOCKS and tag != "li":  # the next item starts its own line
             self.chunks.append("\n")
         elif tag in ("td", "th"):
             self.chunks.append(" ")

@@ -24,8 +24,9 @@ def relay(peer: SmtpPeer, message: EmailMessage, envelope) -> Received:
 
 def parse(received: Received) -> EmailMessage:
     # Everything we send is UTF-8 at most (raw only in SMTPUTF8 headers, bodies are QP or
-    # base64); BytesParser would leave UTF-8 headers as surrogate escapes.
-    return Parser(policy=policy.default).parsestr(received.data.decode("utf-8"))
+    # base64); BytesParser would leave UTF-8 headers as surrogate escapes. CRLF is the wire's
+    # line end, as a mail client stores it: native.
+    return Parser(policy=policy.default).parsestr(received.data.decode("utf-8").replace("\r\n", "\n"))
 
 
 def send_and_receive(client, sent: list, peer: SmtpPeer, body: dict) -> tuple[Received, EmailMessage]:
