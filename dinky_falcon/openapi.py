@@ -99,6 +99,8 @@ def build_spec(send_schema: SendSchema) -> dict:
         "SendRequest",
         # The bodies: `body` (with `html` as a flag), or `text` and/or `html` as a string.
         component={
+            "description": f"At most {send_schema.max_recipients} recipients in to, cc and bcc "
+            f"together, and {send_schema.max_attachment_bytes} bytes of attachments (decoded).",
             "anyOf": [
                 {"required": ["body"]},
                 {"required": ["text"]},
