@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from email import _encoded_words, errors
+from email.header import Header
 from email.headerregistry import Address
 from email.policy import default as default_policy
 
@@ -13,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
+_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # needs no quotes (RFC 5322)
 # RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 
@@ -60,7 +62,10 @@ def parse_mailbox(text: str) -> Address:
     name = ""
     spec = text
     if _NEEDS_HEADER_PARSER.search(text):
-        header = default_policy.header_factory("to", text)
+        try:
+            header = default_policy.header_factory("to", text)
+        except Exception:  # noqa: BLE001 - the parser raises IndexError and more on bad input
+            raise AddressError("is not a single valid email address") from None
         groups = header.groups
         # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
         defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
@@ -78,3 +83,25 @@ def parse_mailbox(text: str) -> Address:
         return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
     except ValueError as exc:  # what the header parser decoded may still be unusable
         raise AddressError(str(exc)) from None
+
+
+def format_address_list(addresses) -> str:
+    """An address-list header value, folded one address per line, for ``Message.set_raw``.
+
+    The email package's own folder (CPython 3.11, 3.12) sometimes puts the comma between two
+    addresses inside an RFC 2047 encoded word when a display name is not ASCII, and a reader
+    then sees one address where there were several. Here each display name is encoded on its
+    own and the separators stay plain.
+    """
+    return ",\n ".join(_format_mailbox(address) for address in addresses)
+
+
+def _format_mailbox(address: Address) -> str:
+    name = address.display_name
+    if not name:
+        return address.addr_spec
+    if not name.isascii():
+        name = Header(name, "utf-8").encode(maxlinelen=76, linesep="\n")
+    elif not _ATOM_PHRASE.fullmatch(name) or "=?" in name:
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.addr_spec}>"

@@ -157,6 +157,8 @@ _PATH_SEPARATORS = re.compile(r"[/\\]")
 def file_name(value: str) -> None:
     if has_unsafe_header_chars(value):
         raise ValidationError("Must not contain line breaks or control characters.")
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
     if _PATH_SEPARATORS.search(value) or value.strip() in (".", ".."):
         raise ValidationError("Must be a bare file name, without path separators.")
 

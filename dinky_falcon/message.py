@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
-from .addresses import needs_smtputf8
+from .addresses import format_address_list, needs_smtputf8
 from .html_text import html_to_text
 from .schemas import Attachment, SendRequest
 
@@ -28,6 +28,11 @@ class Envelope:
     recipients: tuple[str, ...]
     smtputf8: bool = False
     tags: tuple[str, ...] = ()
+
+
+# Address headers are stored pre-folded (see format_address_list): emit them as they are.
+ASCII_POLICY = SMTP.clone(refold_source="none")
+UTF8_POLICY = SMTPUTF8.clone(refold_source="none")
 
 
 def utc_now() -> datetime:
@@ -75,13 +80,12 @@ class MessageBuilder:
         sender = self.sender(request)
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
-        message = EmailMessage(policy=SMTPUTF8 if any(map(needs_smtputf8, shown)) else SMTP)
-        message["From"] = sender
-        message["To"] = request.to
-        if request.cc:
-            message["Cc"] = request.cc
-        if request.reply_to:
-            message["Reply-To"] = request.reply_to
+        message = EmailMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
+        for name, addresses in (
+            ("From", (sender,)), ("To", request.to), ("Cc", request.cc), ("Reply-To", request.reply_to)
+        ):
+            if addresses:
+                message.set_raw(name, format_address_list(addresses))
         message["Subject"] = request.subject
         message["Date"] = format_datetime(self.clock())
         message["Message-ID"] = self.make_id()

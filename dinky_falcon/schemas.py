@@ -92,6 +92,7 @@ class AttachmentSchema(Schema):
 
     @post_load
     def make_attachment(self, data, **kwargs) -> Attachment:
+        data["filename"] = data["filename"].strip()  # mail readers drop surrounding spaces
         if "content_type" not in data:
             guessed, _ = mimetypes.guess_type(data["filename"], strict=False)
             # A .eml guesses message/rfc822, which cannot travel as base64: send it as bytes.

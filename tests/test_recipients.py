@@ -55,6 +55,15 @@ def test_display_names_round_trip_including_non_ascii_and_specials(client_and_se
     assert received.smtputf8 is False
 
 
+def test_a_long_non_ascii_name_does_not_hide_the_next_address(client_and_sent, smtp_server):
+    # CPython's folder would put the comma after this name into an encoded word.
+    client, sent = client_and_sent
+    to = [{"name": "0¡¡¡ࠀ𐀀𐀀𐀀", "email": "first@bücher.example"}, "second@example.org"]
+    received, message = send_and_receive(client, sent, smtp_server, dict(SEED_REQUEST, to=to))
+    assert [a.addr_spec for a in message["To"].addresses] == ["first@xn--bcher-kva.example", "second@example.org"]
+    assert b"=2C" not in received.data
+
+
 def test_an_internationalised_domain_is_sent_idna_encoded(client_and_sent, smtp_server):
     client, sent = client_and_sent
     received, message = send_and_receive(
@@ -122,6 +131,7 @@ def test_a_message_without_the_new_fields_has_none_of_their_headers(client_and_s
         ({"to": {"email": "a@example.org", "mail": "x"}}, "to", "unknown field"),
         ({"to": {"name": "A\r\nBcc: x@example.org", "email": "a@example.org"}}, "to", "line breaks"),
         ({"to": {"name": "A"}}, "to", "string address is required"),
+        ({"to": '"'}, "to", "single valid"),  # the stdlib parser raised IndexError: a 500
         ({"sender_name": "Shop", "from": "a@example.org"}, "sender_name", "with 'from'"),
         ({"sender_name": "Shop\nBcc: x@example.org"}, "sender_name", "line breaks"),
         # Encoded words are decoded by the email package: a hidden CRLF is a line break too.
