@@ -9,6 +9,7 @@ _BLOCKS = frozenset(
     "address article aside blockquote div dl dt dd fieldset figure footer form h1 h2 h3 h4 h5 "
     "h6 header hr li main nav ol p pre section table tr ul".split()
 )
+_PARAGRAPHS = frozenset("p h1 h2 h3 h4 h5 h6 table".split())  # set off by a blank line
 _HIDDEN = frozenset({"head", "script", "style", "template", "title"})
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -34,7 +35,7 @@ class _TextCollector(HTMLParser):
         elif tag == "a":
             self.links.append((dict(attrs).get("href") or "", len(self.chunks)))
         if tag in _BLOCKS:
-            self.chunks.append("\n\n" if tag in ("p", "h1", "h2", "h3", "table") else "\n")
+            self.chunks.append("\n\n" if tag in _PARAGRAPHS else "\n")
             if tag == "li":
                 self.chunks.append("- ")
         if tag == "pre":
@@ -55,7 +56,9 @@ class _TextCollector(HTMLParser):
                 self.chunks.append(f" ({href.removeprefix('mailto:')})")
         elif tag == "pre":
             self.pre = max(0, self.pre - 1)
-        if tag in _BLOCKS and tag != "li":  # the next item starts its own line
+        if tag in _PARAGRAPHS:
+            self.chunks.append("\n\n")
+        elif tag in _BLOCKS and tag not in ("li", "tr"):  # the next item starts its own line
             self.chunks.append("\n")
         elif tag in ("td", "th"):
             self.chunks.append(" ")
