@@ -24,8 +24,10 @@ def register_transports(register):
     object with:
 
     - ``send(message, envelope)``: hand off one ``email.message.EmailMessage``; ``envelope``
-      has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO). Return when the message is
-      durably accepted; raise ``dinky_falcon.TransportError(text, temporary=...)`` otherwise.
+      has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO; bcc is only there, never
+      in a header), ``smtputf8`` (an address needs the server's SMTPUTF8) and ``tags``. Return
+      when the message is durably accepted; raise ``dinky_falcon.TransportError(text,
+      temporary=...)`` otherwise.
     - ``check()`` (optional): talk to the upstream without sending; raise TransportError when
       it is not ready.
     - ``close()`` (optional): release connections and files at shutdown.
@@ -40,7 +42,7 @@ def before_send(message, envelope, settings):
     """Called for every message after it is built and before a transport sees it.
 
     May change ``message`` (an ``EmailMessage``) in place: add a header, a footer, a
-    signature. Raise ``dinky_falcon.MessageRefused(reason)`` to refuse it: the caller gets 403
+    signature. ``envelope.tags`` holds the request's ``tags`` (for logging and metrics). Raise ``dinky_falcon.MessageRefused(reason)`` to refuse it: the caller gets 403
     with the reason and nothing is sent. The return value is ignored.
     """
 

@@ -1,6 +1,9 @@
 """``GET /openapi.json``: a valid OpenAPI 3.1 document that says what the API really does."""
 
 import base64
+import json
+import re
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -112,3 +115,14 @@ def test_the_document_states_the_configured_limits_and_the_key_header(make_clien
     assert send["additionalProperties"] is False
     (parameter,) = document["paths"]["/send"]["post"]["parameters"]
     assert (parameter["name"], parameter["in"], parameter["schema"]["maxLength"]) == ("Idempotency-Key", "header", 256)
+
+
+def test_the_readme_example_is_accepted_and_matches_the_schema(client_and_sent, document):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    example = re.search(r"-d '(\{\n  \"to\": \{.*?\n\})'", readme, re.S).group(1)
+    body = json.loads(example)
+    schema_validator(document, "SendRequest").validate(body)
+    client, sent = client_and_sent
+    assert client.simulate_post("/send", json=body).status_code == 200
+    (message, envelope), = sent
+    assert envelope.recipients == ("ada@example.org", "team@example.org", "archive@example.org")
