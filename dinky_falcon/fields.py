@@ -17,15 +17,32 @@ from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 
 MAX_NAME_LENGTH = 200
 
+# OpenAPI patterns (ECMA-262) for what the validators below refuse, so that a client or a
+# test generator reading /openapi.json knows it too.
+SINGLE_LINE_PATTERN = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+FILE_NAME_PATTERN = (
+    r"^(?!\s*\.{1,2}\s*$)(?=.*\S)[^/\\\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+$"
+)
+
 # The OpenAPI component for one address; openapi.py registers it under this name.
 MAILBOX_COMPONENT = {
     "oneOf": [
-        {"type": "string", "description": "`a@example.org` or `Name <a@example.org>`"},
+        {
+            "type": "string",
+            "format": "email",
+            "description": "`a@example.org`, or with a name: `Ada Lovelace <ada@example.org>`",
+        },
         {
             "type": "object",
             "properties": {
-                "name": {"type": "string", "maxLength": MAX_NAME_LENGTH, "description": "display name"},
-                "email": {"type": "string", "description": "the address alone"},
+                "name": {
+                    "type": "string",
+                    "maxLength": MAX_NAME_LENGTH,
+                    "pattern": SINGLE_LINE_PATTERN,
+                    "description": "display name, any language",
+                },
+                "email": {"type": "string", "format": "email", "description": "the address alone"},
             },
             "required": ["email"],
             "additionalProperties": False,
@@ -44,9 +61,10 @@ class Mailbox(fields.Field):
     """One address: ``a@example.org``, ``Name <a@example.org>`` or ``{"name", "email"}``."""
 
     default_error_messages = {"invalid": "Not a valid email address: {reason}."}
+    openapi: dict = {"allOf": [_MAILBOX_REF]}
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {"allOf": [_MAILBOX_REF]})
+        kwargs["metadata"] = {**self.openapi, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> Address:
@@ -88,10 +106,7 @@ class MailboxList(Mailbox):
         "type": "Expected an address or a list of addresses.",
     }
 
-    def __init__(self, **kwargs):
-        one_of = [_MAILBOX_REF, {"type": "array", "items": _MAILBOX_REF, "minItems": 1}]
-        kwargs.setdefault("metadata", {"oneOf": one_of})
-        super().__init__(**kwargs)
+    openapi = {"oneOf": [_MAILBOX_REF, {"type": "array", "items": _MAILBOX_REF, "minItems": 1}]}
 
     def _deserialize(self, value, attr, data, **kwargs) -> tuple[Address, ...]:
         if isinstance(value, (str, dict)):
@@ -122,7 +137,7 @@ class HtmlOrFlag(fields.Field):
             {
                 "oneOf": [
                     {"type": "boolean", "description": "`true`: `body` is HTML"},
-                    {"type": "string", "description": "the HTML body"},
+                    {"type": "string", "pattern": NO_NUL_PATTERN, "description": "the HTML body"},
                 ]
             },
         )
@@ -200,6 +215,16 @@ ALLOWED_HEADERS = frozenset(
     )
 )
 RESERVED_X_HEADERS = frozenset({"x-tags"})  # set by the tags field
+
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name)
+
+
+HEADER_NAME_PATTERN = "^(?!{reserved}$)(?:[Xx]-[!-9;-~]{{1,74}}|{allowed})$".format(
+    reserved="|".join(map(_any_case, sorted(RESERVED_X_HEADERS))),
+    allowed="|".join(map(_any_case, sorted(ALLOWED_HEADERS))),
+)
 
 
 def header_name(name: str) -> None:

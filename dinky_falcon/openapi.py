@@ -77,6 +77,31 @@ SEND_RESPONSES = {
 }
 
 
+# SendSchema's @validates_schema rules, in JSON Schema.
+HTML_STRING = {"required": ["html"], "properties": {"html": {"type": "string"}}}
+BODY_SEED = {"required": ["body"]}
+CROSS_FIELD_RULES = [
+    # `body` (with `html` as a flag), or `text` and/or `html` as a string.
+    {"not": {"required": ["body", "text"]}},
+    {"if": BODY_SEED, "then": {"properties": {"html": {"type": "boolean"}}}},
+    {"if": {"required": ["html"], "properties": {"html": {"const": True}}}, "then": BODY_SEED},
+    {"not": {"required": ["from", "sender_name"]}},
+    # An inline part (content_id) needs an HTML body.
+    {
+        "if": {
+            "required": ["attachments"],
+            "properties": {"attachments": {"contains": {"required": ["content_id"]}}},
+        },
+        "then": {
+            "anyOf": [
+                HTML_STRING,
+                {"required": ["body", "html"], "properties": {"html": {"const": True}}},
+            ]
+        },
+    },
+]
+
+
 def _version() -> str:
     try:
         return version("dinky-falcon")
@@ -84,28 +109,31 @@ def _version() -> str:
         return "0"
 
 
+def extra_keywords(self, field, **kwargs) -> dict:
+    """JSON Schema keywords apispec does not pass through (``metadata={"jsonschema": {...}}``)."""
+    return field.metadata.get("jsonschema", {})
+
+
 def build_spec(send_schema: SendSchema) -> dict:
     """The OpenAPI document for this app; ``send_schema`` carries the configured limits."""
+    marshmallow_plugin = MarshmallowPlugin()
     spec = APISpec(
         title="dinky-falcon Mail API",
         version=_version(),
         openapi_version="3.1.0",
-        plugins=[MarshmallowPlugin()],
+        plugins=[marshmallow_plugin],
         info={"description": "Send mail from websites with one HTTP call."},
     )
+    marshmallow_plugin.converter.add_attribute_function(extra_keywords)
     spec.components.schema("Mailbox", component=MAILBOX_COMPONENT)
     spec.components.schema("Attachment", schema=AttachmentSchema)
     spec.components.schema(
         "SendRequest",
-        # The bodies: `body` (with `html` as a flag), or `text` and/or `html` as a string.
         component={
             "description": f"At most {send_schema.max_recipients} recipients in to, cc and bcc "
             f"together, and {send_schema.max_attachment_bytes} bytes of attachments (decoded).",
-            "anyOf": [
-                {"required": ["body"]},
-                {"required": ["text"]},
-                {"required": ["html"], "properties": {"html": {"type": "string"}}},
-            ]
+            "anyOf": [BODY_SEED, {"required": ["text"]}, HTML_STRING],
+            "allOf": CROSS_FIELD_RULES,
         },
         schema=send_schema,
     )

@@ -10,6 +10,10 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from .fields import (
     CONTENT_ID,
+    FILE_NAME_PATTERN,
+    HEADER_NAME_PATTERN,
+    NO_NUL_PATTERN,
+    SINGLE_LINE_PATTERN,
     MAX_NAME_LENGTH,
     MIME_TYPE,
     TAG,
@@ -78,7 +82,9 @@ class AttachmentSchema(Schema):
     """One attachment: base64 content, a bare file name, and optionally its type and Content-ID."""
 
     filename = fields.String(
-        required=True, validate=[validate.Length(min=1, max=255), file_name]
+        required=True,
+        validate=[validate.Length(min=1, max=255), file_name],
+        metadata={"pattern": FILE_NAME_PATTERN},
     )
     content = Base64Bytes(required=True, metadata={"format": "byte", "description": "base64"})
     content_type = fields.String(
@@ -112,20 +118,28 @@ class SendSchema(Schema):
     subject = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=MAX_SUBJECT_LENGTH), single_line],
+        metadata={"pattern": SINGLE_LINE_PATTERN},
     )
-    body = fields.String(validate=no_nul)
-    text = fields.String(validate=no_nul)
+    body = fields.String(validate=no_nul, metadata={"pattern": NO_NUL_PATTERN})
+    text = fields.String(validate=no_nul, metadata={"pattern": NO_NUL_PATTERN})
     html = HtmlOrFlag()
     from_ = Mailbox(data_key="from")
-    sender_name = fields.String(validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), single_line])
+    sender_name = fields.String(
+        validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), single_line],
+        metadata={"pattern": SINGLE_LINE_PATTERN},
+    )
     reply_to = MailboxList()
     attachments = fields.List(fields.Nested(AttachmentSchema))
     headers = fields.Dict(
         keys=fields.String(validate=header_name),
-        values=fields.String(validate=[validate.Length(max=MAX_HEADER_VALUE_LENGTH), single_line]),
+        values=fields.String(
+            validate=[validate.Length(max=MAX_HEADER_VALUE_LENGTH), single_line],
+            metadata={"pattern": SINGLE_LINE_PATTERN},
+        ),
         validate=at_most_headers,
         metadata={
             "maxProperties": MAX_HEADERS,
+            "jsonschema": {"propertyNames": {"pattern": HEADER_NAME_PATTERN}},
             "description": "X-* and List-*, In-Reply-To, References, Precedence, "
             "Auto-Submitted, Organization, Keywords, Comments, Importance, Priority",
         },

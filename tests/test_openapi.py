@@ -126,3 +126,31 @@ def test_the_readme_example_is_accepted_and_matches_the_schema(client_and_sent, 
     assert client.simulate_post("/send", json=body).status_code == 200
     (message, envelope), = sent
     assert envelope.recipients == ("ada@example.org", "team@example.org", "archive@example.org")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        dict(SEED_REQUEST, text="both"),
+        dict(SEED_REQUEST, html="<p>string with body</p>"),
+        {"to": "a@example.org", "subject": "s", "text": "t", "html": True},
+        dict(SEED_REQUEST, sender_name="Shop", **{"from": "a@example.org"}),
+        dict(SEED_REQUEST, attachments=[{"filename": "a.png", "content": "YQ==", "content_id": "a"}]),
+        dict(SEED_REQUEST, headers={"Subject": "x"}),
+        dict(SEED_REQUEST, headers={"x-tags": "x"}),
+        dict(SEED_REQUEST, subject="two\nlines"),
+        dict(SEED_REQUEST, attachments=[{"filename": "../a", "content": "YQ=="}]),
+        dict(SEED_REQUEST, to={"name": "A\nB", "email": "a@example.org"}),
+    ],
+)
+def test_cross_field_rules_are_in_the_schema_too(client_and_sent, document, body):
+    client, _ = client_and_sent
+    assert not schema_validator(document, "SendRequest").is_valid(body)
+    assert client.simulate_post("/send", json=body).status_code == 422
+
+
+def test_allowed_header_names_match_the_schema_in_any_case(client_and_sent, document):
+    client, _ = client_and_sent
+    body = dict(SEED_REQUEST, headers={"list-unsubscribe": "<mailto:u@example.org>", "x-any": "1"})
+    schema_validator(document, "SendRequest").validate(body)
+    assert client.simulate_post("/send", json=body).status_code == 200
