@@ -11,6 +11,7 @@ import binascii
 import re
 from email.headerregistry import Address
 
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from marshmallow import ValidationError, fields, validate
 
 from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
@@ -25,12 +26,23 @@ FILE_NAME_PATTERN = (
     r"^(?!\s*\.{1,2}\s*$)(?=.*\S)[^/\\\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+$"
 )
 
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name)
+
+
+# email-validator refuses special-use domains (RFC 6761: .test, .local, ...): say so.
+NOT_SPECIAL_USE_PATTERN = r"^(?!.*[.@](?:{names})\.?>?$)".format(
+    names="|".join(map(_any_case, SPECIAL_USE_DOMAIN_NAMES))
+)
+
 # The OpenAPI component for one address; openapi.py registers it under this name.
 MAILBOX_COMPONENT = {
     "oneOf": [
         {
             "type": "string",
             "format": "email",
+            "pattern": NOT_SPECIAL_USE_PATTERN,
             "description": "`a@example.org`, or with a name: `Ada Lovelace <ada@example.org>`",
         },
         {
@@ -42,7 +54,12 @@ MAILBOX_COMPONENT = {
                     "pattern": SINGLE_LINE_PATTERN,
                     "description": "display name, any language",
                 },
-                "email": {"type": "string", "format": "email", "description": "the address alone"},
+                "email": {
+                    "type": "string",
+                    "format": "email",
+                    "pattern": NOT_SPECIAL_USE_PATTERN,
+                    "description": "the address alone",
+                },
             },
             "required": ["email"],
             "additionalProperties": False,
@@ -215,10 +232,6 @@ ALLOWED_HEADERS = frozenset(
     )
 )
 RESERVED_X_HEADERS = frozenset({"x-tags"})  # set by the tags field
-
-
-def _any_case(name: str) -> str:
-    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name)
 
 
 HEADER_NAME_PATTERN = "^(?!{reserved}$)(?:[Xx]-[!-9;-~]{{1,74}}|{allowed})$".format(
