@@ -77,27 +77,24 @@ SEND_RESPONSES = {
 }
 
 
-# SendSchema's @validates_schema rules, in JSON Schema.
+# SendSchema's @validates_schema rules, in JSON Schema (no if/then: test generators such as
+# schemathesis handle not/anyOf better).
 HTML_STRING = {"required": ["html"], "properties": {"html": {"type": "string"}}}
+HTML_TRUE = {"required": ["html"], "properties": {"html": {"const": True}}}
 BODY_SEED = {"required": ["body"]}
 CROSS_FIELD_RULES = [
     # `body` (with `html` as a flag), or `text` and/or `html` as a string.
     {"not": {"required": ["body", "text"]}},
-    {"if": BODY_SEED, "then": {"properties": {"html": {"type": "boolean"}}}},
-    {"if": {"required": ["html"], "properties": {"html": {"const": True}}}, "then": BODY_SEED},
+    {"not": {"allOf": [BODY_SEED, HTML_STRING]}},
+    {"anyOf": [BODY_SEED, {"not": HTML_TRUE}]},
     {"not": {"required": ["from", "sender_name"]}},
     # An inline part (content_id) needs an HTML body.
     {
-        "if": {
-            "required": ["attachments"],
-            "properties": {"attachments": {"contains": {"required": ["content_id"]}}},
-        },
-        "then": {
-            "anyOf": [
-                HTML_STRING,
-                {"required": ["body", "html"], "properties": {"html": {"const": True}}},
-            ]
-        },
+        "anyOf": [
+            {"not": {"required": ["attachments"], "properties": {"attachments": {"contains": {"required": ["content_id"]}}}}},
+            HTML_STRING,
+            {"allOf": [BODY_SEED, HTML_TRUE]},
+        ]
     },
 ]
 

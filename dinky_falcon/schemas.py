@@ -140,7 +140,8 @@ class SendSchema(Schema):
         metadata={
             "maxProperties": MAX_HEADERS,
             "jsonschema": {"propertyNames": {"pattern": HEADER_NAME_PATTERN}},
-            "description": "X-* and List-*, In-Reply-To, References, Precedence, "
+            "description": "names ignore case (the same name twice is a 422); X-* and List-*, "
+            "In-Reply-To, References, Precedence, "
             "Auto-Submitted, Organization, Keywords, Comments, Importance, Priority",
         },
     )
