@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
+from email import _encoded_words, errors
 from email.charset import Charset
 from email.headerregistry import Address
 from email.policy import default as default_policy
-from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -15,6 +15,9 @@ from email_validator import EmailNotValidError, validate_email
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
 MAX_DISPLAY_NAME = 100  # keeps every folded header line far below SMTP's 998 characters
+# RFC 2047 encoded words, which the email package decodes in every header it is given.
+_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # needs no quotes (RFC 5322)
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 
 
 class AddressError(ValueError):
@@ -22,8 +25,30 @@ class AddressError(ValueError):
 
 
 def has_unsafe_header_chars(text: str) -> bool:
-    """True when ``text`` would break out of a header line (CR, LF and their relatives)."""
-    return _UNSAFE_IN_HEADER.search(text) is not None
+    """True when ``text`` would break out of a header line (CR, LF and their relatives).
+
+    That includes an encoded word hiding one (``=?utf-8?b?DQo=?=`` is CRLF once decoded),
+    and an encoded word the email package's decoder cannot read.
+    """
+    if _UNSAFE_IN_HEADER.search(text) is not None:
+        return True
+    return "=?" in text and any(map(_decodes_unsafely, _ENCODED_WORD.findall(text)))
+
+
+def _decodes_unsafely(word: str) -> bool:
+    try:
+        decoded = _encoded_words.decode(word)[0]
+    except Exception:  # noqa: BLE001 - any word the decoder chokes on is refused
+        return True
+    return _UNSAFE_IN_HEADER.search(decoded) is not None
+
+
+def needs_smtputf8(address: Address) -> bool:
+    """True when the local part is not ASCII: only an SMTPUTF8 server can take it.
+
+    Domains never need it: parse_mailbox stores them IDNA-encoded (``xn--...``).
+    """
+    return not address.username.isascii()
 
 
 def _split_mailbox(text: str) -> tuple[str, str]:
@@ -34,7 +59,9 @@ def _split_mailbox(text: str) -> tuple[str, str]:
         groups = header.groups
     except Exception:  # the parser has crashed on some malformed input (e.g. a lone "<")
         raise not_one from None
-    if header.defects or len(groups) != 1 or groups[0].display_name is not None:
+    # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
+    defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+    if defects or len(groups) != 1 or groups[0].display_name is not None:
         raise not_one
     if len(groups[0].addresses) != 1:
         raise not_one
@@ -46,7 +73,11 @@ def _split_mailbox(text: str) -> tuple[str, str]:
 
 
 def parse_mailbox(text: str) -> Address:
-    """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError."""
+    """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError.
+
+    Internationalised domains are stored IDNA-encoded; a non-ASCII local part is accepted
+    (normalised to NFC) and needs SMTPUTF8 on the way out (see ``needs_smtputf8``).
+    """
     if has_unsafe_header_chars(text):
         raise AddressError("must not contain line breaks or control characters")
     text = text.strip()
@@ -57,10 +88,13 @@ def parse_mailbox(text: str) -> Address:
         if len(name) > MAX_DISPLAY_NAME:
             raise AddressError(f"the display name is over {MAX_DISPLAY_NAME} characters")
     try:
-        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=False)
+        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from None
-    return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+    try:
+        return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+    except ValueError as exc:  # what the header parser decoded may still be unusable
+        raise AddressError(str(exc)) from None
 
 
 _UTF8 = Charset("utf-8")
@@ -72,7 +106,10 @@ def _mailbox_tokens(address: Address) -> list[str]:
     if not name:
         return [address.addr_spec]
     if name.isascii() and "=?" not in name:  # "=?" would be read back as an encoded word
-        return [formataddr((name, address.addr_spec))]
+        if not _ATOM_PHRASE.fullmatch(name):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        # Not email.utils.formataddr: it refuses a non-ASCII (SMTPUTF8) local part.
+        return [f"{name} <{address.addr_spec}>"]
     # One encoded word, even past RFC 2047's 75 characters: readers accept it, while several
     # adjacent words are joined with a stray space by some (Python's own parser among them).
     # MAX_DISPLAY_NAME keeps the line short.

@@ -1,4 +1,4 @@
-from email import message_from_bytes
+from email import message_from_string
 from email.message import EmailMessage
 from email.policy import default
 
@@ -22,8 +22,10 @@ SEED_REQUEST = {
 
 
 def parse_mail(raw: bytes) -> EmailMessage:
-    """Parse a message as a mail client would: CRLF line ends read as plain line ends."""
-    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=default)
+    """Parse a message as a mail client would: CRLF line ends read as plain line ends, and
+    headers read as UTF-8 (RFC 6532: an SMTPUTF8 message may carry a non-ASCII local part)."""
+    text = raw.replace(b"\r\n", b"\n").decode("utf-8", "surrogateescape")
+    return message_from_string(text, policy=default)
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ def make_settings(tmp_path):
             "ENVIRONMENT": "development",
             "MAIL_DOMAIN": "example.org",
             "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "DATA_DIR": str(tmp_path / "data"),
             "MAIL_TRANSPORT": "memory",
         }
         environ.update(variables)
