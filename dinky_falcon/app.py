@@ -14,7 +14,8 @@ from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
 from .openapi import OpenApiResource, build_spec
-from .protection import mail_policy, protection_middleware
+from .form_resource import FormErrors, FormResource
+from .protection import form_protection, mail_policy, protection_middleware
 from .resources import REPLAYED_HEADER, HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
@@ -87,7 +88,20 @@ def create_app(
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer))
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema)))
+    add_form_routes(app, settings, mailer, origins, idempotency, clock)
     return app
+
+
+def add_form_routes(app, settings, mailer, origins, idempotency, clock) -> None:
+    """``/forms/{name}`` (see form_resource.py); its errors answer browsers in HTML."""
+    rate_limit, client_ip = form_protection(settings, clock)
+    forms = FormResource(
+        settings, mailer, mailer.pm, rate_limit, client_ip, origins, idempotency, clock
+    )
+    app.add_route("/forms/{name}", forms)
+    app.add_route("/forms/{name}/token", forms, suffix="token")
+    app.add_route("/forms/{name}/thanks", forms, suffix="thanks")
+    app.set_error_serializer(FormErrors(forms.forms))
 
 
 def get_app() -> falcon.App:

@@ -59,8 +59,11 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
 
 
 def is_guarded(req: falcon.Request, resource) -> bool:
-    """True for the routes that need a key: every routed, non-preflight request off PUBLIC_PATHS."""
-    return resource is not None and req.method != "OPTIONS" and req.path not in PUBLIC_PATHS
+    """True for the routes that need a key: every routed, non-preflight request off PUBLIC_PATHS
+    whose resource is not marked ``public`` (contact forms: a web page cannot hold a key)."""
+    if resource is None or getattr(resource, "public", False):
+        return False
+    return req.method != "OPTIONS" and req.path not in PUBLIC_PATHS
 
 
 def presented_key(req: falcon.Request) -> str | None:

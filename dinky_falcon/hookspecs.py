@@ -73,3 +73,20 @@ def after_send(message, envelope, transport, error):
     quick; exceptions raised here are logged and never change the answer. The return value is
     ignored.
     """
+
+
+@hookspec
+def check_form_submission(form, fields, client_ip, settings):
+    """Called for each ``POST /forms/{name}`` that passed the honeypot and the fill-time check,
+    before its fields are validated and its message is built: the place for a captcha check
+    (Turnstile, hCaptcha) without the core knowing any provider.
+
+    ``form`` is the form's name; ``fields`` the submitted ``(name, value)`` pairs in order, the
+    captcha widget's token among them (``cf-turnstile-response``, ``h-captcha-response``):
+    remove the pairs you consumed from this list (in place) so that they stay out of the mail.
+    ``client_ip`` is the visitor's address as the rate limits see it; ``settings`` the
+    service's Settings (``settings.get("TURNSTILE_SECRET")``). Raise
+    ``dinky_falcon.MessageRefused(reason)`` to refuse the submission: the visitor is told the
+    reason (403, or the form's error page) and nothing is sent. The return value is ignored.
+    A check that calls its provider should use a short timeout: the visitor is waiting.
+    """

@@ -38,3 +38,17 @@ def protection_middleware(
 
 def mail_policy(settings: Settings) -> MailPolicy:
     return MailPolicy(settings.sender_domains, settings.allowed_recipients)
+
+
+def form_protection(
+    settings: Settings, clock: Callable[[], float] = time.time
+) -> tuple[RateLimit, Callable]:
+    """For the public forms: RATE_LIMIT counted per form and client IP, and the client's IP.
+
+    The forms' resource calls ``enforce(req, "<form>:<ip>")`` itself; the API key middleware
+    and its per-key limit do not apply to forms.
+    """
+    proxies = parse_networks(settings.trusted_proxies)
+    limiter = RateLimiter(make_storage(settings.rate_limit_storage), clock)
+    rate_limit = RateLimit(limiter, parse_rate_limit(settings.rate_limit), "form", lambda req: None)
+    return rate_limit, lambda req: client_ip(req, proxies)

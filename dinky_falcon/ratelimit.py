@@ -113,7 +113,12 @@ class RateLimit:
         if not self.limits or not is_guarded(req, resource):
             return
         identity = self.identify(req)
-        if identity is None:
+        if identity is not None:
+            self.enforce(req, identity)
+
+    def enforce(self, req: falcon.Request, identity: str) -> None:
+        """Count ``req`` for ``identity``; a 429 when over a limit (a resource may call it)."""
+        if not self.limits:
             return
         try:
             windows = self.limiter.hit(self.limits, self.scope, identity)

@@ -19,6 +19,7 @@ from .addresses import AddressError, parse_mailbox
 from .auth import ApiKey, parse_api_keys
 from .clientip import parse_networks
 from .errors import ConfigError
+from .forms import Form, describe_form, load_forms
 from .policy import parse_recipient_rules
 from .ratelimit import parse_rate_limit
 
@@ -83,12 +84,16 @@ class Settings:
     rate_limit_storage: str = field(default="memory://", repr=False)
     trusted_proxies: tuple[str, ...] = ()
     client_timeout: int = 30
+    # Contact forms (dinky_falcon/forms.py, form_resource.py).
+    forms_file: str = ""
+    forms_secret: str = field(default="", repr=False)
+    forms: tuple[Form, ...] = ()
     # Every variable seen (process environment over .env), for plugins' own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # What was accepted but deserves a word in the log at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    SECRETS = frozenset({"smtp_relay_password", "api_keys", "rate_limit_storage"})
+    SECRETS = frozenset({"smtp_relay_password", "api_keys", "rate_limit_storage", "forms_secret"})
 
     @property
     def sender_domains(self) -> tuple[str, ...]:
@@ -108,7 +113,7 @@ class Settings:
         """The settings as VARIABLE -> text, secrets shown as ``***`` (``dinky-mail config``)."""
         shown = {}
         for f in dataclasses.fields(self):
-            if f.name in ("environ", "warnings"):
+            if f.name in ("environ", "warnings", "forms"):
                 continue
             value = getattr(self, f.name)
             if f.name in self.SECRETS:
@@ -127,6 +132,8 @@ class Settings:
         for key in self.api_keys:
             if key.recipients is not None:
                 shown[key.variable] = ",".join(key.recipients)
+        for form in self.forms:
+            shown.update(describe_form(form))
         return shown
 
     @classmethod
@@ -277,6 +284,22 @@ class _Reader:
             )
         return url
 
+    def forms(self) -> dict:
+        forms_file = self.text("FORMS_FILE")
+        try:
+            forms = load_forms(self.env, forms_file)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        secret = self.text("FORMS_SECRET")
+        if secret and len(secret) < 16:
+            raise ConfigError("FORMS_SECRET is shorter than 16 characters")
+        timed = [form.name for form in forms if form.min_seconds]
+        if timed and not secret:
+            raise ConfigError(
+                f"form {timed[0]!r} has a minimum fill time: set FORMS_SECRET to sign its tokens"
+            )
+        return dict(forms_file=forms_file, forms_secret=secret, forms=forms)
+
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
@@ -327,5 +350,6 @@ class _Reader:
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),
             **self.abuse_protection(environment),
+            **self.forms(),
         )
         return Settings(**values, environ=dict(self.env), warnings=tuple(self.warnings))

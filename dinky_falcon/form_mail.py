@@ -1,0 +1,168 @@
+"""A form submission -> the mail for the form's recipients, and the signed fill-time token.
+
+The recipients come from the form's configuration only; the visitor's address (validated)
+becomes Reply-To while From stays DEFAULT_FROM, so the domain's DMARC still passes. Every
+submitted field appears in submission order, as text and as an HTML table, every value escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import re
+
+import falcon
+from marshmallow import ValidationError
+
+from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from .form_input import Submission
+from .forms import DEFAULT_SUBJECT, Form
+from .http_errors import ApiError
+from .schemas import AttachmentSchema, SendRequest
+
+NEXT_FIELD = "_next"
+TOKEN_FIELD = "_token"
+TOKEN_MAX_AGE = 24 * 3600  # seconds: a page left open for a day must be reloaded
+MAX_SUBJECT_VALUE = 150  # characters of a visitor's value shown in the subject
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def is_service_field(name: str, form: Form) -> bool:
+    """Fields the service reads and never mails: ``_next``, ``_token``, the honeypot, ``_*``."""
+    return name.startswith("_") or name == form.honeypot
+
+
+def visible_fields(form: Form, submission: Submission) -> list[tuple[str, str]]:
+    return [(name, value) for name, value in submission.fields if not is_service_field(name, form)]
+
+
+def _field_errors(form: Form, fields: list[tuple[str, str]]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for name, value in fields:
+        if not name or len(name) > 100 or has_unsafe_header_chars(name):
+            errors.setdefault("(field name)", ["1 to 100 characters on one line."])
+        elif form.fields and name not in form.fields:
+            errors[name] = ["Unknown field."]
+        elif "\x00" in value:
+            errors[name] = ["Must not contain NUL characters."]
+    if not any(value.strip() for _, value in fields):
+        errors.setdefault("form", ["The form is empty: fill in at least one field."])
+    return errors
+
+
+def _reply_to(form: Form, submission: Submission, errors: dict) -> tuple:
+    address = submission.first(form.email_field).strip()
+    if not address:
+        return ()
+    try:
+        return (parse_mailbox(address),)
+    except AddressError as exc:
+        errors[form.email_field] = [f"Not a valid email address: {str(exc).rstrip('.')}."]
+        return ()
+
+
+def _attachments(form: Form, submission: Submission, limit: int, errors: dict) -> tuple:
+    attachments, total = [], 0
+    for upload in submission.uploads:
+        if not form.attachments:
+            errors[upload.field or "(file)"] = ["This form does not take files."]
+            continue
+        document = {"filename": upload.filename, "content": base64.b64encode(upload.content).decode()}
+        try:
+            attachments.append(AttachmentSchema().load(document))
+        except ValidationError as exc:
+            errors[upload.field or "(file)"] = [
+                f"{key}: {' '.join(messages)}" for key, messages in exc.messages.items()
+            ]
+        total += len(upload.content)
+    if total > limit:
+        errors["attachments"] = [f"{total} bytes of files; at most {limit} are allowed."]
+    return tuple(attachments)
+
+
+def _subject(form: Form, submission: Submission) -> str:
+    def value(match: re.Match) -> str:
+        if match[1] == "form":
+            return form.name
+        return submission.first(match[1])[:MAX_SUBJECT_VALUE]
+
+    subject = " ".join(_CONTROL.sub(" ", _PLACEHOLDER.sub(value, form.subject)).split())
+    return subject or DEFAULT_SUBJECT.format(form=form.name)
+
+
+def _text(form: Form, fields: list[tuple[str, str]]) -> str:
+    lines = [f"Submitted to the {form.name} form:", ""]
+    for name, value in fields:
+        if "\n" in value.strip():
+            lines += [f"{name}:", *value.strip().splitlines(), ""]
+        else:
+            lines.append(f"{name}: {value.strip()}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _html(form: Form, fields: list[tuple[str, str]]) -> str:
+    rows = "".join(
+        f'<tr><th align="left" valign="top">{html.escape(name)}</th>'
+        f'<td style="white-space:pre-wrap">{html.escape(value.strip())}</td></tr>\n'
+        for name, value in fields
+    )
+    return (
+        f"<p>Submitted to the {html.escape(form.name)} form:</p>\n"
+        f'<table cellpadding="6" border="1" style="border-collapse:collapse">\n{rows}</table>\n'
+    )
+
+
+def build_request(form: Form, submission: Submission, max_attachment_bytes: int) -> SendRequest:
+    """The message for ``form``'s recipients, or a 422 whose details name each field to fix."""
+    fields = visible_fields(form, submission)
+    errors = _field_errors(form, fields)
+    reply_to = _reply_to(form, submission, errors)
+    attachments = _attachments(form, submission, max_attachment_bytes, errors)
+    if errors:
+        raise ApiError(falcon.HTTP_422, "Validation failed", errors)
+    return SendRequest(
+        to=form.to,
+        subject=_subject(form, submission),
+        text=_text(form, fields),
+        html_body=_html(form, fields),
+        reply_to=reply_to,
+        attachments=attachments,
+        tags=(f"form:{form.name}",),
+    )
+
+
+def submission_fingerprint(form: Form, client: str, submission: Submission) -> str:
+    """Equal for the same form, client, fields and files: a resubmission is sent once."""
+    files = [(u.field, u.filename, hashlib.sha256(u.content).hexdigest()) for u in submission.uploads]
+    fields = [pair for pair in submission.fields if pair[0] not in (NEXT_FIELD, TOKEN_FIELD)]
+    document = [form.name, client, fields, files]
+    return hashlib.sha256(json.dumps(document).encode()).hexdigest()
+
+
+def _signature(secret: str, form: str, issued: int) -> str:
+    return hmac.new(secret.encode(), f"{form}.{issued}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def sign_token(secret: str, form: str, now: float) -> str:
+    """A token saying when the page was loaded, bound to the form: ``<unix time>.<hmac>``."""
+    issued = int(now)
+    return f"{issued}.{_signature(secret, form, issued)}"
+
+
+def token_problem(secret: str, form: Form, token: str, now: float) -> str | None:
+    """Why ``token`` does not show the form was filled in for ``form.min_seconds``, or None."""
+    issued, _, signature = token.partition(".")
+    if not re.fullmatch(r"[0-9]{1,12}", issued) or not hmac.compare_digest(
+        signature.encode("utf-8", "replace"), _signature(secret, form.name, int(issued)).encode()
+    ):
+        return "The form's token is missing or invalid: reload the page and send it again."
+    age = now - int(issued)
+    if age > TOKEN_MAX_AGE:
+        return "The page was loaded too long ago: reload it and send the form again."
+    if age < form.min_seconds:
+        return "The form was sent too quickly: wait a few seconds and send it again."
+    return None

@@ -1,0 +1,229 @@
+"""``POST /forms/{name}``: contact forms that work from plain HTML, and from ``fetch``.
+
+A browser gets a 303 to the form's success page (or an allowed ``_next``, or the built-in
+thank-you page) and, on an error, a 303 to the form's error page or a page listing what to fix.
+A client that asks for ``Accept: application/json`` gets the JSON answers of ``/send``.
+
+Forms are public: a page cannot hold an API key. What protects them instead: recipients fixed
+on the server, the Origin check (ALLOWED_HOSTS), the honeypot, RATE_LIMIT per form and client
+IP, one send per identical submission, the optional fill-time token and captcha plugins.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable
+from email.utils import make_msgid
+from urllib.parse import urlsplit
+
+import falcon
+import pluggy
+
+from .errors import MessageRefused, PluginError
+from .form_input import read_submission
+from .form_mail import (
+    NEXT_FIELD,
+    TOKEN_FIELD,
+    build_request,
+    sign_token,
+    submission_fingerprint,
+    token_problem,
+)
+from .forms import Form
+from .http_errors import ApiError, serialize_error
+from .idempotency import Answer, Outcome
+from .mailer import Mailer
+from .plugins import failing_plugin
+from .ratelimit import RateLimit
+from .resources import REPLAYED_HEADER
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title></head>
+<body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">
+<h1>{title}</h1>
+{content}
+</body></html>
+"""
+
+
+def page(title: str, content: str) -> str:
+    """A small HTML page; ``title`` is escaped here, ``content`` must be escaped already."""
+    return _PAGE.format(title=html.escape(title), content=content)
+
+
+def wants_json(req: falcon.Request) -> bool:
+    """A fetch client asking for JSON, or one that posts JSON without asking for HTML."""
+    if req.client_prefers([falcon.MEDIA_HTML, falcon.MEDIA_JSON]) == falcon.MEDIA_JSON:
+        return True
+    posted_json = (req.content_type or "").lower().startswith(falcon.MEDIA_JSON)
+    return posted_json and not req.client_accepts(falcon.MEDIA_HTML)
+
+
+def allowed_next(url: str, origins: list[str] | str) -> bool:
+    """Whether ``_next`` points into ALLOWED_HOSTS: never an open redirect.
+
+    Only absolute http(s) URLs whose origin is allowed; no user info, no backslash (browsers
+    read it as a slash), no white space or control characters. ``*`` allows no ``_next``.
+    """
+    if origins == "*" or any(c in url for c in "\\@") or any(c <= " " or c == "\x7f" for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    origin = f"{parts.scheme}://{parts.netloc}".lower()
+    return parts.scheme.lower() in ("http", "https") and origin in origins
+
+
+def _details_html(details) -> str:
+    if isinstance(details, dict):
+        items = "".join(
+            f"<li><strong>{html.escape(str(field))}</strong>: "
+            f"{html.escape(' '.join(map(str, messages)) if isinstance(messages, list) else str(messages))}</li>"
+            for field, messages in details.items()
+        )
+        return f"<ul>{items}</ul>"
+    return f"<p>{html.escape(str(details))}</p>"
+
+
+class FormErrors:
+    """The error serializer: on /forms/ a browser gets a redirect or an HTML page, not JSON."""
+
+    def __init__(self, forms: dict[str, Form]):
+        self.forms = forms
+
+    def __call__(self, req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+        parts = req.path.split("/")
+        if len(parts) < 3 or parts[1] != "forms" or wants_json(req):
+            serialize_error(req, resp, error)
+            return
+        form = self.forms.get(parts[2])
+        if form is not None and form.error_redirect and req.method == "POST":
+            resp.status = falcon.HTTP_303
+            resp.location = form.error_redirect
+            return
+        details = getattr(error, "details", None) or error.description or error.title
+        fix = "<p>Please go back, correct the form and send it again.</p>"
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = page(error.title, _details_html(details) + fix)
+
+
+class FormResource:
+    """``POST /forms/{name}``, ``GET /forms/{name}/token``, ``GET /forms/{name}/thanks``."""
+
+    public = True  # no API key: see the module's docstring
+
+    def __init__(
+        self,
+        settings: Settings,
+        mailer: Mailer,
+        pm: pluggy.PluginManager,
+        rate_limit: RateLimit,
+        client_ip: Callable[[falcon.Request], str],
+        origins: list[str] | str,
+        idempotency,
+        clock: Callable[[], float],
+    ):
+        self.settings = settings
+        self.forms = {form.name: form for form in settings.forms}
+        self.mailer, self.pm = mailer, pm
+        self.rate_limit = rate_limit
+        self.client_ip = client_ip
+        self.origins = origins
+        self.idempotency = idempotency  # dedupe: an identical submission is answered, not sent
+        self.clock = clock
+
+    def form(self, name: str) -> Form:
+        form = self.forms.get(name)
+        if form is None:
+            raise ApiError(falcon.HTTP_404, "Form not found", f"There is no form named {name!r}.")
+        return form
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        form = self.form(name)
+        client = self.client_ip(req)
+        self.rate_limit.enforce(req, f"{form.name}:{client}")
+        submission = read_submission(req, self.settings.max_body_size)
+        if submission.first(form.honeypot):
+            log.warning("form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client)
+            body = {"success": True, "message": "Email sent successfully",
+                    "id": make_msgid(domain=self.settings.mail_domain), "transport": self.mailer.transport_name}
+        else:
+            self.check_token(form, submission.first(TOKEN_FIELD))
+            self.check_plugins(form, submission.fields, client)
+            request = build_request(form, submission, self.settings.max_attachment_bytes)
+            body = self.send_once(form, request, submission_fingerprint(form, client, submission), resp)
+        self.answer(req, resp, form, submission.first(NEXT_FIELD), body)
+
+    def check_token(self, form: Form, token: str) -> None:
+        if not form.min_seconds:
+            return
+        problem = token_problem(self.settings.forms_secret, form, token, self.clock())
+        if problem:
+            raise ApiError(falcon.HTTP_422, "Validation failed", {TOKEN_FIELD: [problem]})
+
+    def check_plugins(self, form: Form, fields: list, client: str) -> None:
+        try:
+            self.pm.hook.check_form_submission(
+                form=form.name, fields=fields, client_ip=client, settings=self.settings
+            )
+        except MessageRefused:
+            raise
+        except Exception as exc:
+            plugin = failing_plugin(self.pm, "check_form_submission", exc)
+            raise PluginError(plugin, "check_form_submission") from exc
+
+    def send_once(self, form: Form, request, fp: str, resp: falcon.Response) -> dict:
+        key = f"form:{form.name}:{fp}"
+        claim = self.idempotency.claim(key, fp)
+        if claim.outcome in (Outcome.REPLAY, Outcome.IN_PROGRESS):
+            log.info("form %s: a duplicate submission was answered, not sent", form.name)
+            resp.set_header(REPLAYED_HEADER, "true")
+            if claim.answer is not None:
+                return claim.answer.body
+            return {"success": True, "message": "Email is being sent", "id": None}
+        delivery = None
+        try:
+            delivery = self.mailer.send(request)
+        finally:
+            if delivery is None and claim.outcome is Outcome.STARTED:
+                self.idempotency.release(key, fp)  # nothing was sent: a retry may send
+        body = {"success": True, "message": "Email sent successfully",
+                "id": delivery.message_id, "transport": delivery.transport}
+        if claim.outcome is Outcome.STARTED:
+            self.idempotency.complete(key, fp, Answer(200, body))
+        return body
+
+    def answer(self, req, resp, form: Form, next_url: str, body: dict) -> None:
+        if wants_json(req):
+            resp.media = body
+            return
+        resp.status = falcon.HTTP_303
+        if next_url and allowed_next(next_url, self.origins):
+            resp.location = next_url
+        else:
+            if next_url:
+                log.warning("form %s: _next %r is not in ALLOWED_HOSTS; ignored", form.name, next_url)
+            resp.location = form.redirect or f"/forms/{form.name}/thanks"
+
+    def on_get_thanks(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self.form(name)
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = page("Thank you", "<p>Your message was sent. We will get back to you soon.</p>")
+
+    def on_get_token(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        form = self.form(name)
+        if not form.min_seconds:
+            raise ApiError(falcon.HTTP_404, "No token", f"The form {name!r} has no fill-time check.")
+        resp.cache_control = ["no-store"]
+        resp.media = {
+            "token": sign_token(self.settings.forms_secret, form.name, self.clock()),
+            "field": TOKEN_FIELD,
+            "min_seconds": form.min_seconds,
+        }
