@@ -1,0 +1,114 @@
+"""What guards the public forms: no API key but the Origin check, rate limits per form and
+client IP, the signed fill-time token and a captcha plugin (real waitress, a clock we move)."""
+
+from conftest import parse_mail
+from dinky_falcon import MessageRefused, hookimpl
+from form_client import JSON, multipart, request, submit, urlencoded
+
+FORMS = {
+    "MAIL_DOMAIN": "example.org",
+    "ALLOWED_HOSTS": "www.example.org",
+    "FORM_CONTACT_TO": "team@example.org",
+    "FORM_SUPPORT_TO": "support@example.org",
+}
+HELLO = urlencoded([("email", "ada@example.net"), ("message", "Hello")])
+KEY = "site-key-0123456789abcdef"
+
+
+def test_forms_need_no_api_key_while_send_still_does(live_server):
+    server = live_server(API_KEYS=f"site:{KEY}", **FORMS)
+    assert submit(server.port, "contact", HELLO, JSON).status == 200
+    assert server.send({"to": "a@example.org", "subject": "s", "body": "b"}).status == 401
+    (message, envelope), = server.sent
+    assert envelope.recipients == ("team@example.org",)
+
+
+def test_a_browser_on_a_site_outside_allowed_hosts_is_refused_with_a_page(live_server):
+    server = live_server(**FORMS)
+    answer = submit(server.port, "contact", HELLO, {"Origin": "https://evil.test"})
+    assert answer.status == 403
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "Origin not allowed" in answer.body.decode()
+    allowed = submit(server.port, "contact", HELLO, {"Origin": "https://www.example.org"})
+    assert allowed.status == 303
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://www.example.org"
+    assert len(server.sent) == 1
+
+
+def test_rate_limits_count_per_form_and_client(live_server, clock):
+    server = live_server(RATE_LIMIT="2/minute", clock=clock, **FORMS)
+    for number in range(2):
+        assert submit(server.port, "contact", urlencoded([("n", str(number))]), JSON).status == 200
+    refused = submit(server.port, "contact", urlencoded([("n", "3")]), JSON)
+    assert refused.status == 429
+    assert refused.json["error"] == "Too many requests"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert submit(server.port, "contact", urlencoded([("n", "4")])).status == 429
+    assert submit(server.port, "support", urlencoded([("n", "5")]), JSON).status == 200
+    clock.advance(60)
+    assert submit(server.port, "contact", urlencoded([("n", "6")]), JSON).status == 200
+    assert len(server.sent) == 4
+
+
+def test_a_minimum_fill_time_needs_a_signed_token_old_enough(live_server, clock):
+    server = live_server(
+        clock=clock, FORMS_SECRET="a-secret-for-forms-0123", FORM_CONTACT_MIN_SECONDS="5", **FORMS
+    )
+    answer = request(server.port, "GET", "/forms/contact/token", headers=JSON)
+    assert answer.headers["Cache-Control"] == "no-store"
+    token = answer.json["token"]
+    assert answer.json["field"] == "_token" and answer.json["min_seconds"] == 5
+
+    def send(value):
+        return submit(server.port, "contact", urlencoded([("message", "hi"), ("_token", value)]), JSON)
+
+    assert send(token).json["details"] == {
+        "_token": ["The form was sent too quickly: wait a few seconds and send it again."]
+    }
+    clock.advance(5)
+    issued, _, signature = token.partition(".")
+    forged = f"{int(issued) - 60}.{signature}"
+    for bad in ("", forged, "1.2.3", "²."):
+        assert send(bad).status == 422
+    assert request(server.port, "GET", "/forms/support/token").status == 404
+    assert server.sent == []
+    assert send(token).status == 200
+    clock.advance(24 * 3600)
+    assert "too long ago" in send(token).json["details"]["_token"][0]
+    assert len(server.sent) == 1
+
+
+class Captcha:
+    """A stand-in for a Turnstile plugin: the widget's token must be "human"."""
+
+    @hookimpl
+    def check_form_submission(self, form, fields, client_ip, settings):
+        tokens = [value for name, value in fields if name == "cf-turnstile-response"]
+        fields[:] = [(name, value) for name, value in fields if name != "cf-turnstile-response"]
+        if tokens != ["human"]:
+            raise MessageRefused(f"the captcha for {form} from {client_ip} was not solved")
+
+
+def test_a_plugin_can_refuse_a_submission_and_keep_its_token_out_of_the_mail(live_server):
+    server = live_server(FORM_CONTACT_FIELDS="email,message", **FORMS)
+    server.mailer.pm.register(Captcha())
+    robot_form = urlencoded([("message", "hi"), ("cf-turnstile-response", "bot")])
+    robot = submit(server.port, "contact", robot_form, JSON)
+    assert (robot.status, robot.json["error"]) == (403, "Message refused")
+    assert robot.json["details"] == "the captcha for contact from 127.0.0.1 was not solved"
+    person = urlencoded([("message", "hi"), ("cf-turnstile-response", "human")])
+    assert submit(server.port, "contact", person, JSON).status == 200
+    (message, _), = server.sent
+    text = parse_mail(message.as_bytes()).get_body(("plain",)).get_content()
+    assert "message: hi" in text and "cf-turnstile-response" not in text
+
+
+def test_a_form_with_a_field_list_refuses_other_fields_and_files_it_does_not_take(live_server):
+    server = live_server(FORM_CONTACT_FIELDS="email,message", **FORMS)
+    answer = submit(server.port, "contact", urlencoded([("message", "hi"), ("website", "x")]), JSON)
+    assert answer.json["details"] == {"website": ["Unknown field."]}
+    upload = multipart([("message", "hi")], [("cv", "cv.txt", "text/plain", b"cv")])
+    assert submit(server.port, "contact", upload, JSON).json["details"] == {
+        "cv": ["This form does not take files."]
+    }
+    assert server.sent == []
