@@ -40,7 +40,7 @@ def visible_fields(form: Form, submission: Submission) -> list[tuple[str, str]]:
     return [(name, value) for name, value in submission.fields if not is_service_field(name, form)]
 
 
-def _field_errors(form: Form, fields: list[tuple[str, str]]) -> dict[str, list[str]]:
+def _field_errors(form: Form, fields: list[tuple[str, str]], files: bool) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for name, value in fields:
         if not name or len(name) > 100 or has_unsafe_header_chars(name):
@@ -49,7 +49,7 @@ def _field_errors(form: Form, fields: list[tuple[str, str]]) -> dict[str, list[s
             errors[name] = ["Unknown field."]
         elif "\x00" in value:
             errors[name] = ["Must not contain NUL characters."]
-    if not any(value.strip() for _, value in fields):
+    if not files and not any(value.strip() for _, value in fields):
         errors.setdefault("form", ["The form is empty: fill in at least one field."])
     return errors
 
@@ -119,7 +119,7 @@ def _html(form: Form, fields: list[tuple[str, str]]) -> str:
 def build_request(form: Form, submission: Submission, max_attachment_bytes: int) -> SendRequest:
     """The message for ``form``'s recipients, or a 422 whose details name each field to fix."""
     fields = visible_fields(form, submission)
-    errors = _field_errors(form, fields)
+    errors = _field_errors(form, fields, bool(submission.uploads))
     reply_to = _reply_to(form, submission, errors)
     attachments = _attachments(form, submission, max_attachment_bytes, errors)
     if errors:
