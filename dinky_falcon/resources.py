@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import falcon
 
@@ -45,10 +46,29 @@ def read_json(req: falcon.Request, limit: int):
     if len(raw) > limit:
         raise too_large
     try:
-        return json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+        document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
+        raise ApiError(
+            falcon.HTTP_400,
+            "Malformed JSON",
+            "The body is not valid JSON: a \\uD800-\\uDFFF escape without its pair is no character.",
+        )
+    return document
+
+
+# json.loads turns "\ud800" into a lone surrogate, which no encoder can write out later.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(document) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def idempotency_key(req: falcon.Request) -> str | None:
