@@ -98,8 +98,11 @@ class SendResource:
         request = self.schema.load(document)
         if key is None:
             resp.media = self.send(request)
-            return
-        fp = fingerprint(document)
+        else:
+            self.send_once(key, fingerprint(document), request, resp)
+
+    def send_once(self, key: str, fp: str, request, resp: falcon.Response) -> None:
+        """Send under an Idempotency-Key: replay, refuse (422/409), or send and remember."""
         claim = self.idempotency.claim(key, fp)
         if claim.outcome is Outcome.REPLAY:
             resp.status = falcon.code_to_http_status(claim.answer.status)
