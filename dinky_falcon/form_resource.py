@@ -36,7 +36,7 @@ from .idempotency import Answer, Outcome
 from .mailer import Mailer
 from .plugins import failing_plugin
 from .ratelimit import RateLimit
-from .resources import REPLAYED_HEADER
+from .resources import REPLAYED_HEADER, SendResource
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,13 @@ def page(title: str, content: str) -> str:
 
 
 def wants_json(req: falcon.Request) -> bool:
-    """A fetch client asking for JSON, or one that posts JSON without asking for HTML."""
-    if req.client_prefers([falcon.MEDIA_HTML, falcon.MEDIA_JSON]) == falcon.MEDIA_JSON:
-        return True
+    """A client that names JSON and not HTML in Accept (``fetch`` with ``Accept:
+    application/json``), or posts JSON without naming HTML; a browser's form names text/html."""
+    accept = (req.accept or "").lower()
+    if "text/html" in accept:
+        return False
     posted_json = (req.content_type or "").lower().startswith(falcon.MEDIA_JSON)
-    return posted_json and not req.client_accepts(falcon.MEDIA_HTML)
+    return falcon.MEDIA_JSON in accept or posted_json
 
 
 def allowed_next(url: str, origins: list[str] | str) -> bool:
@@ -180,24 +182,23 @@ class FormResource:
             raise PluginError(plugin, "check_form_submission") from exc
 
     def send_once(self, form: Form, request, fp: str, resp: falcon.Response) -> dict:
-        key = f"form:{form.name}:{fp}"
+        key = f"form:{form.name}:{fp}"  # fp covers the client: another visitor's text is sent
         claim = self.idempotency.claim(key, fp)
         if claim.outcome in (Outcome.REPLAY, Outcome.IN_PROGRESS):
+            # A second click, a reload of the POST: the first one sends (or has sent) it.
             log.info("form %s: a duplicate submission was answered, not sent", form.name)
             resp.set_header(REPLAYED_HEADER, "true")
             if claim.answer is not None:
                 return claim.answer.body
             return {"success": True, "message": "Email is being sent", "id": None}
-        delivery = None
         try:
             delivery = self.mailer.send(request)
-        finally:
-            if delivery is None and claim.outcome is Outcome.STARTED:
-                self.idempotency.release(key, fp)  # nothing was sent: a retry may send
+        except BaseException:
+            SendResource.settle(self.idempotency.release, key, fp)  # a retry may send
+            raise
         body = {"success": True, "message": "Email sent successfully",
                 "id": delivery.message_id, "transport": delivery.transport}
-        if claim.outcome is Outcome.STARTED:
-            self.idempotency.complete(key, fp, Answer(200, body))
+        SendResource.settle(self.idempotency.complete, key, fp, Answer(200, body))
         return body
 
     def answer(self, req, resp, form: Form, next_url: str, body: dict) -> None:

@@ -139,13 +139,13 @@ class SendResource:
                 body = self.send(request, api_key)
             except BaseException:
                 # Nothing was sent: a retry may send. The caller is told of the send's error.
-                self._settle(self.idempotency.release, key, fp)
+                self.settle(self.idempotency.release, key, fp)
                 raise
-            self._settle(self.idempotency.complete, key, fp, Answer(200, body))
+            self.settle(self.idempotency.complete, key, fp, Answer(200, body))
             resp.media = body
 
     @staticmethod
-    def _settle(step, *args) -> None:
+    def settle(step, *args) -> None:
         # After the send, the send's outcome is the answer: a store failure is only logged
         # (the key then stays claimed until its lease ends).
         try:

@@ -112,3 +112,17 @@ def test_a_form_with_a_field_list_refuses_other_fields_and_files_it_does_not_tak
         "cv": ["This form does not take files."]
     }
     assert server.sent == []
+
+
+def test_who_gets_json_and_who_gets_a_redirect(live_server):
+    server = live_server(**FORMS)
+
+    def kind(body, headers):
+        answer = submit(server.port, "contact", body, headers)
+        return "json" if answer.status == 200 else answer.status
+
+    as_json = (b'{"message": "json"}', "application/json")
+    assert kind(urlencoded([("m", "1")]), {"Accept": "application/json, text/plain, */*"}) == "json"
+    assert kind(urlencoded([("m", "2")]), {"Accept": "*/*"}) == 303  # curl
+    assert kind(as_json, {"Accept": "*/*"}) == "json"
+    assert kind(urlencoded([("m", "3")]), {"Accept": "text/html, application/json"}) == 303
