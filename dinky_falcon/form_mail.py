@@ -71,7 +71,8 @@ def _attachments(form: Form, submission: Submission, limit: int, errors: dict) -
         if not form.attachments:
             errors[upload.field or "(file)"] = ["This form does not take files."]
             continue
-        document = {"filename": upload.filename, "content": base64.b64encode(upload.content).decode()}
+        content = base64.b64encode(upload.content).decode()
+        document = {"filename": upload.filename, "content": content}
         try:
             attachments.append(AttachmentSchema().load(document))
         except ValidationError as exc:
@@ -137,7 +138,8 @@ def build_request(form: Form, submission: Submission, max_attachment_bytes: int)
 
 def submission_fingerprint(form: Form, client: str, submission: Submission) -> str:
     """Equal for the same form, client, fields and files: a resubmission is sent once."""
-    files = [(u.field, u.filename, hashlib.sha256(u.content).hexdigest()) for u in submission.uploads]
+    files = [(u.field, u.filename, hashlib.sha256(u.content).hexdigest())
+             for u in submission.uploads]
     fields = [pair for pair in submission.fields if pair[0] not in (NEXT_FIELD, TOKEN_FIELD)]
     document = [form.name, client, fields, files]
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()

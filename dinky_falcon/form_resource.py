@@ -84,14 +84,13 @@ def allowed_next(url: str, origins: list[str] | str) -> bool:
 
 
 def _details_html(details) -> str:
-    if isinstance(details, dict):
-        items = "".join(
-            f"<li><strong>{html.escape(str(field))}</strong>: "
-            f"{html.escape(' '.join(map(str, messages)) if isinstance(messages, list) else str(messages))}</li>"
-            for field, messages in details.items()
-        )
-        return f"<ul>{items}</ul>"
-    return f"<p>{html.escape(str(details))}</p>"
+    if not isinstance(details, dict):
+        return f"<p>{html.escape(str(details))}</p>"
+    items = []
+    for field, messages in details.items():
+        text = " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
+        items.append(f"<li><strong>{html.escape(str(field))}</strong>: {html.escape(text)}</li>")
+    return f"<ul>{''.join(items)}</ul>"
 
 
 class FormErrors:
@@ -153,15 +152,26 @@ class FormResource:
         self.rate_limit.enforce(req, f"{form.name}:{client}")
         submission = read_submission(req, self.settings.max_body_size)
         if submission.first(form.honeypot):
-            log.warning("form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client)
-            body = {"success": True, "message": "Email sent successfully",
-                    "id": make_msgid(domain=self.settings.mail_domain), "transport": self.mailer.transport_name}
+            log.warning(
+                "form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client
+            )
+            body = self.pretend_sent()
         else:
             self.check_token(form, submission.first(TOKEN_FIELD))
             self.check_plugins(form, submission.fields, client)
             request = build_request(form, submission, self.settings.max_attachment_bytes)
-            body = self.send_once(form, request, submission_fingerprint(form, client, submission), resp)
+            fp = submission_fingerprint(form, client, submission)
+            body = self.send_once(form, request, fp, resp)
         self.answer(req, resp, form, submission.first(NEXT_FIELD), body)
+
+    def pretend_sent(self) -> dict:
+        """The answer a bot gets for a filled honeypot: as a real send's, so it learns nothing."""
+        return {
+            "success": True,
+            "message": "Email sent successfully",
+            "id": make_msgid(domain=self.settings.mail_domain),
+            "transport": self.mailer.transport_name,
+        }
 
     def check_token(self, form: Form, token: str) -> None:
         if not form.min_seconds:
@@ -210,7 +220,7 @@ class FormResource:
             resp.location = next_url
         else:
             if next_url:
-                log.warning("form %s: _next %r is not in ALLOWED_HOSTS; ignored", form.name, next_url)
+                log.warning("form %s: _next %r is outside ALLOWED_HOSTS", form.name, next_url)
             resp.location = form.redirect or f"/forms/{form.name}/thanks"
 
     def on_get_thanks(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
@@ -221,7 +231,9 @@ class FormResource:
     def on_get_token(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         form = self.form(name)
         if not form.min_seconds:
-            raise ApiError(falcon.HTTP_404, "No token", f"The form {name!r} has no fill-time check.")
+            raise ApiError(
+                falcon.HTTP_404, "No token", f"The form {name!r} has no fill-time check."
+            )
         resp.cache_control = ["no-store"]
         resp.media = {
             "token": sign_token(self.settings.forms_secret, form.name, self.clock()),

@@ -123,7 +123,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
             continue
         match = _SETTING.fullmatch(variable)
         if match is None:
-            raise ValueError(f"{variable} is not a form setting (FORM_<NAME>_<{'|'.join(KEYS).upper()}>)")
+            keys = "|".join(KEYS).upper()
+            raise ValueError(f"{variable} is not a form setting (FORM_<NAME>_<{keys}>)")
         forms.setdefault(match["form"].lower(), {})[match["key"].lower()] = value.strip()
     return forms
 
