@@ -14,10 +14,13 @@ from email_validator import EmailNotValidError, validate_email
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
-MAX_DISPLAY_NAME = 100  # keeps every folded header line far below SMTP's 998 characters
-# RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # needs no quotes (RFC 5322)
+# RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
+MAX_DISPLAY_NAME = 100  # keeps every header line far below SMTP's 998 characters
+# Whole mailbox text: the standard library's address parser is slow on very long input.
+MAX_MAILBOX_LENGTH = 512
+_UTF8 = Charset("utf-8")
 
 
 class AddressError(ValueError):
@@ -51,40 +54,33 @@ def needs_smtputf8(address: Address) -> bool:
     return not address.username.isascii()
 
 
-def _split_mailbox(text: str) -> tuple[str, str]:
-    """``Name <a@b>`` -> (name, a@b) with the standard library's RFC 5322 parser."""
-    not_one = AddressError("is not a single valid email address")
-    try:
-        header = default_policy.header_factory("to", text)
-        groups = header.groups
-    except Exception:  # the parser has crashed on some malformed input (e.g. a lone "<")
-        raise not_one from None
-    # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
-    defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
-    if defects or len(groups) != 1 or groups[0].display_name is not None:
-        raise not_one
-    if len(groups[0].addresses) != 1:
-        raise not_one
-    mailbox = groups[0].addresses[0]
-    # An encoded word in the input decodes to any character: check what it became.
-    if has_unsafe_header_chars(mailbox.display_name):
-        raise AddressError("the display name must not contain control characters")
-    return mailbox.display_name, mailbox.addr_spec
-
-
 def parse_mailbox(text: str) -> Address:
     """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError.
 
     Internationalised domains are stored IDNA-encoded; a non-ASCII local part is accepted
     (normalised to NFC) and needs SMTPUTF8 on the way out (see ``needs_smtputf8``).
     """
+    if len(text) > MAX_MAILBOX_LENGTH:
+        raise AddressError(f"longer than {MAX_MAILBOX_LENGTH} characters")
     if has_unsafe_header_chars(text):
         raise AddressError("must not contain line breaks or control characters")
     text = text.strip()
     name = ""
     spec = text
     if _NEEDS_HEADER_PARSER.search(text):
-        name, spec = _split_mailbox(text)
+        try:
+            header = default_policy.header_factory("to", text)
+        except Exception:  # noqa: BLE001 - the parser raises IndexError and more on bad input
+            raise AddressError("is not a single valid email address") from None
+        groups = header.groups
+        # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
+        defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+        if defects or len(groups) != 1 or groups[0].display_name is not None:
+            raise AddressError("is not a single valid email address")
+        (mailbox,) = groups[0].addresses or (None,)
+        if mailbox is None:
+            raise AddressError("is not a single valid email address")
+        name, spec = mailbox.display_name, mailbox.addr_spec
         if len(name) > MAX_DISPLAY_NAME:
             raise AddressError(f"the display name is over {MAX_DISPLAY_NAME} characters")
     try:
@@ -97,39 +93,26 @@ def parse_mailbox(text: str) -> Address:
         raise AddressError(str(exc)) from None
 
 
-_UTF8 = Charset("utf-8")
-_FOLD_AT = 77  # the email package's 78, less the comma that may end a line
+def format_address_list(addresses) -> str:
+    """An address-list header value, folded one address per line, for ``Message.set_raw``.
+
+    The email package's own folder (CPython 3.11, 3.12) sometimes puts the comma between two
+    addresses inside an RFC 2047 encoded word when a display name is not ASCII, and a reader
+    then sees one address where there were several. Here each display name is encoded on its
+    own and the separators stay plain.
+    """
+    return ",\n ".join(_format_mailbox(address) for address in addresses)
 
 
-def _mailbox_tokens(address: Address) -> list[str]:
+def _format_mailbox(address: Address) -> str:
     name = address.display_name
     if not name:
-        return [address.addr_spec]
-    if name.isascii() and "=?" not in name:  # "=?" would be read back as an encoded word
-        if not _ATOM_PHRASE.fullmatch(name):
-            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        # Not email.utils.formataddr: it refuses a non-ASCII (SMTPUTF8) local part.
-        return [f"{name} <{address.addr_spec}>"]
-    # One encoded word, even past RFC 2047's 75 characters: readers accept it, while several
-    # adjacent words are joined with a stray space by some (Python's own parser among them).
-    # MAX_DISPLAY_NAME keeps the line short.
-    return [_UTF8.header_encode(name), f"<{address.addr_spec}>"]
-
-
-def format_address_header(name: str, addresses) -> str:
-    """A From/To/Cc value, RFC 2047-encoded and folded between words, ready for set_raw().
-
-    The email package's own folding of address lists can encode the comma between two
-    mailboxes into an encoded word, so that a reader sees one recipient fewer.
-    """
-    lines, line = [], f"{name}:"
-    for index, address in enumerate(addresses):
-        for position, token in enumerate(_mailbox_tokens(address)):
-            separator = ", " if index and not position else " "
-            if len(line) + len(separator) + len(token) > _FOLD_AT and line.strip():
-                lines.append(line + separator.rstrip())
-                line = ""
-                separator = " "
-            line += separator + token
-    lines.append(line)
-    return "\r\n".join(lines)[len(name) + 2 :]
+        return address.addr_spec
+    if not name.isascii():
+        # One encoded word, even past RFC 2047's 75 characters: readers accept it, while
+        # several adjacent words are joined with a stray space by some (Python's own parser
+        # among them). MAX_DISPLAY_NAME keeps the line short.
+        name = _UTF8.header_encode(name)
+    elif not _ATOM_PHRASE.fullmatch(name) or "=?" in name:
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.addr_spec}>"

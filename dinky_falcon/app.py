@@ -82,9 +82,7 @@ def create_app(
         max_recipients=settings.max_recipients, max_attachment_bytes=settings.max_attachment_bytes
     )
     policy = mail_policy(settings)
-    app.add_route(
-        "/send", SendResource(mailer, schema, settings.max_body_size, policy, idempotency)
-    )
+    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy, idempotency))
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer))
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema)))

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
-from .addresses import format_address_header, needs_smtputf8
+from .addresses import format_address_list, needs_smtputf8
 from .html_text import html_to_text
 from .schemas import Attachment, SendRequest
 
@@ -30,7 +30,7 @@ class Envelope:
     tags: tuple[str, ...] = ()
 
 
-# Address headers are stored pre-folded (see format_address_header): emit them as they are.
+# Address headers are stored pre-folded (see format_address_list): emit them as they are.
 ASCII_POLICY = SMTP.clone(refold_source="none")
 UTF8_POLICY = SMTPUTF8.clone(refold_source="none")
 
@@ -85,7 +85,7 @@ class MessageBuilder:
             ("From", (sender,)), ("To", request.to), ("Cc", request.cc), ("Reply-To", request.reply_to)
         ):
             if addresses:
-                message.set_raw(name, format_address_header(name, addresses))
+                message.set_raw(name, format_address_list(addresses))
         message["Subject"] = request.subject
         message["Date"] = format_datetime(self.clock())
         message["Message-ID"] = self.make_id()

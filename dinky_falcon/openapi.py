@@ -37,6 +37,18 @@ class ErrorSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok"]})
     transport = fields.String(required=True)
+    plugin = fields.String(required=True, metadata={"description": "the plugin providing it"})
+
+
+class TransportReadinessSchema(Schema):
+    name = fields.String(required=True)
+    ready = fields.Boolean(required=True)
+    details = fields.String(required=True, metadata={"description": "what was checked or failed"})
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok", "degraded", "unavailable"]})
+    transports = fields.List(fields.Nested(TransportReadinessSchema), required=True)
 
 
 def _error(description: str, retry_after: bool = False) -> dict:
@@ -51,6 +63,14 @@ def _error(description: str, retry_after: bool = False) -> dict:
     return response
 
 
+# What any guarded endpoint may answer before its own work starts (README: Security model).
+GUARD_RESPONSES = {
+    "401": _error("API_KEYS is set and the request carries no valid key."),
+    "403": _error("The browser's Origin is not in ALLOWED_HOSTS."),
+    "429": _error("Over RATE_LIMIT or RATE_LIMIT_PER_KEY.", retry_after=True),
+}
+
+
 SEND_RESPONSES = {
     "200": {
         "description": "The transport accepted the message (or, with `Idempotent-Replayed: "
@@ -63,8 +83,12 @@ SEND_RESPONSES = {
         },
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendResponse"}}},
     },
-    "400": _error("The body is not valid JSON, or repeats a key."),
-    "403": _error("A plugin refused the message."),
+    **GUARD_RESPONSES,
+    "400": _error("The body is not valid JSON, repeats a key, or escapes half a surrogate pair."),
+    "403": _error(
+        "The sender, a recipient or the browser's Origin is not allowed, or a plugin refused "
+        "the message."
+    ),
     "409": _error("A request with this Idempotency-Key is still in progress."),
     "413": _error("The body is over MAX_BODY_SIZE."),
     "415": _error("The body is not application/json."),
@@ -137,6 +161,7 @@ def build_spec(send_schema: SendSchema) -> dict:
     spec.components.schema("SendResponse", schema=SendResponseSchema)
     spec.components.schema("Error", schema=ErrorSchema)
     spec.components.schema("Health", schema=HealthSchema)
+    spec.components.schema("Readiness", schema=ReadinessSchema)
     spec.path(
         path="/send",
         operations={
@@ -179,6 +204,36 @@ def build_spec(send_schema: SendSchema) -> dict:
                             "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}
                         },
                     }
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/health/ready",
+        operations={
+            "get": {
+                "summary": "Readiness: talks to each selected transport's upstream, sends nothing",
+                "responses": {
+                    "200": {
+                        "description": "Every transport is ready, or (degraded) failover still has one.",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}
+                        },
+                    },
+                    **GUARD_RESPONSES,
+                    "503": {
+                        "description": "No transport is ready; details say what failed.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "allOf": [
+                                        {"$ref": "#/components/schemas/Error"},
+                                        {"$ref": "#/components/schemas/Readiness"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
                 },
             }
         },

@@ -75,8 +75,7 @@ def read_json(req: falcon.Request, limit: int):
         raise ApiError(
             falcon.HTTP_400,
             "Malformed JSON",
-            "The body is not valid JSON: an unpaired \\uD800-\\uDFFF escape (half of a "
-            "surrogate pair, without its pair) is no character.",
+            "The body is not valid JSON: a \\uD800-\\uDFFF escape without its pair is no character.",
         )
     return document
 
@@ -97,8 +96,7 @@ def idempotency_key(req: falcon.Request) -> str | None:
 
 class SendResource:
     def __init__(
-        self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy,
-        idempotency,
+        self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy, idempotency
     ):
         self.mailer = mailer
         self.schema = schema
@@ -110,10 +108,11 @@ class SendResource:
         key = idempotency_key(req)
         document = read_json(req, self.max_body_size)
         request = self.schema.load(document)
+        api_key = req.context.api_key
         if key is None:
-            resp.media = self.send(request, req.context.api_key)
+            resp.media = self.send(request, api_key)
         else:
-            self.send_once(key, fingerprint(document), request, req.context.api_key, resp)
+            self.send_once(key, fingerprint(document), request, api_key, resp)
 
     def send_once(self, key: str, fp: str, request, api_key, resp: falcon.Response) -> None:
         """Send under an Idempotency-Key: replay, refuse (422/409), or send and remember."""
@@ -153,8 +152,8 @@ class SendResource:
         except StoreUnavailable:
             log.exception("the idempotency store failed after the send")
 
-    def send(self, request, key) -> dict:
-        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, key))
+    def send(self, request, api_key) -> dict:
+        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, api_key))
         return {
             "success": True,
             "message": "Email sent successfully",

@@ -18,7 +18,6 @@ from .fields import (
     MIME_TYPE,
     TAG,
     Base64Bytes,
-    HeaderText,
     HtmlOrFlag,
     Mailbox,
     MailboxList,
@@ -69,6 +68,16 @@ class SendRequest:
     tags: tuple[str, ...] = ()
 
 
+class HeaderText(fields.String):
+    """One header line: no line breaks or control characters; outer white space dropped,
+    as a mail client would show it."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        single_line(text)
+        return text.strip()
+
+
 def no_nul(value: str) -> None:
     if "\x00" in value:
         raise ValidationError("Must not contain NUL characters.")
@@ -116,7 +125,11 @@ class SendSchema(Schema):
     to = MailboxList(required=True)
     cc = MailboxList()
     bcc = MailboxList(metadata={"description": "envelope only: never in a header"})
-    subject = HeaderText(required=True, validate=validate.Length(min=1, max=MAX_SUBJECT_LENGTH))
+    subject = HeaderText(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_SUBJECT_LENGTH),
+        metadata={"pattern": SINGLE_LINE_PATTERN},
+    )
     body = fields.String(validate=no_nul, metadata={"pattern": NO_NUL_PATTERN})
     text = fields.String(validate=no_nul, metadata={"pattern": NO_NUL_PATTERN})
     html = HtmlOrFlag()

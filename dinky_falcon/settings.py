@@ -37,7 +37,6 @@ LEGACY_NAMES = (
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
 # Production refuses floods unless told otherwise; development counts nothing.
 DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")  # redis://user:secret@host -> user:***@
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,10 @@ class Settings:
     # What was accepted but deserves a word in the log at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    SECRETS = frozenset({"smtp_relay_password", "api_keys", "rate_limit_storage", "forms_secret"})
+    SECRETS = frozenset(
+        {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store",
+         "forms_secret"}
+    )
 
     @property
     def sender_domains(self) -> tuple[str, ...]:
@@ -118,8 +120,6 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in self.SECRETS:
                 text = _redact(f.name, value)
-            elif f.name == "idempotency_store":
-                text = _URL_PASSWORD.sub(r"\1***@", value)
             elif isinstance(value, bool):
                 text = "yes" if value else "no"
             elif isinstance(value, tuple):
@@ -154,7 +154,7 @@ def _redact(name: str, value) -> str:
         return ""
     if name == "api_keys":
         return ",".join(f"{key.label}:***" for key in value)
-    if name == "rate_limit_storage":
+    if name in ("rate_limit_storage", "idempotency_store"):
         scheme, _, rest = value.partition("://")
         return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else value
     return "***"

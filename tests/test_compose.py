@@ -85,6 +85,14 @@ def test_the_queue_lives_on_a_named_volume(tmp_path):
     assert config["volumes"]["mail-queue"]["name"] == "dinky_mail-queue"
 
 
+def test_idempotency_keys_live_on_a_named_volume(tmp_path):
+    config = compose_config(tmp_path)
+    api = config["services"]["mail-api"]
+    assert api["environment"]["DATA_DIR"] == "/app/data"
+    assert "api-data:/app/data:rw" in api["volumes"]
+    assert config["volumes"]["api-data"]["name"] == "dinky_api-data"
+
+
 def test_both_services_have_healthchecks(stack):
     api_check = " ".join(stack["mail-api"]["healthcheck"]["test"])
     assert "http://127.0.0.1:20001/health" in api_check and "python" in api_check

@@ -1,12 +1,13 @@
 """schemathesis generates requests from the API's OpenAPI description: no 500, every answer as specified."""
 
+import tempfile
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dinky_falcon.app import create_app
 from dinky_falcon.settings import Settings
-from openapi_spec import send_api_spec
 
 KEY = "fuzz-key-0123456789abcdef"
 app = create_app(
@@ -16,13 +17,12 @@ app = create_app(
             "MAIL_DOMAIN": "example.org",
             "MAIL_TRANSPORT": "memory",
             "API_KEYS": f"fuzz:{KEY}",
+            "DATA_DIR": tempfile.mkdtemp(prefix="dinky-fuzz-"),
         },
         env_file=None,
     )
 )
-# Once the app serves GET /openapi.json: schemathesis.openapi.from_wsgi("/openapi.json", app)
-schema = schemathesis.openapi.from_dict(send_api_spec())
-schema.app = app
+schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
 @schema.parametrize()

@@ -46,7 +46,7 @@ FULL_REQUEST = {
 def test_the_document_is_valid_openapi_3_1(document):
     assert document["openapi"] == "3.1.0"
     validate(document)
-    assert set(document["paths"]) == {"/send", "/health", "/openapi.json"}
+    assert set(document["paths"]) == {"/send", "/health", "/health/ready", "/openapi.json"}
 
 
 @pytest.mark.parametrize(

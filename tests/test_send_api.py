@@ -100,7 +100,7 @@ def test_too_many_recipients_is_a_422(make_client):
         (b'{"to": "a@example.org", "to": "b@example.org"}', "duplicate key"),
         (b"\xff\xfe\xfa", "not valid JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-        (b'{"to": "a@example.org", "subject": "\\ud800", "body": "x"}', "unpaired"),
+        (b'{"to": "a@example.org", "subject": "\\ud800", "body": "x"}', "without its pair"),
     ],
 )
 def test_malformed_json_is_a_400(client_and_sent, body, fragment):

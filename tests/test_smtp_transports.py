@@ -360,3 +360,28 @@ def test_ready_is_degraded_when_failover_still_delivers(make_client, relay, trus
     assert result.status_code == 200
     assert result.json["status"] == "degraded"
     assert [t["ready"] for t in result.json["transports"]] == [False, True]
+
+
+def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(make_client):
+    from smtp_peer import SmtpPeer
+
+    with SmtpPeer(smtputf8=True) as peer:
+        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        result = client.simulate_post("/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"})
+        assert result.status_code == 200, result.json
+        (received,) = peer.messages
+        assert received.smtputf8 is True
+        assert received.rcpt_tos == ("jürgen@example.org",)
+        assert "To: jürgen@example.org" in received.data.decode("utf-8")
+
+
+def test_a_non_ascii_local_part_is_a_502_when_the_server_lacks_smtputf8(make_client, smtp_server):
+    client, _ = make_client(
+        MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
+    )
+    result = client.simulate_post("/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"})
+    assert result.status_code == 502
+    assert "SMTPUTF8" in result.json["details"]
+    assert smtp_server.messages == []
+    ascii_result = client.simulate_post("/send", json={"to": "jurgen@example.org", "subject": "Hi", "body": "x"})
+    assert ascii_result.status_code == 200  # the same pooled connection still works

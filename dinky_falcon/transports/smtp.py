@@ -30,6 +30,10 @@ class StartTlsMissing(smtplib.SMTPException):
     """The server does not offer the STARTTLS that the configuration requires."""
 
 
+class SmtpUtf8Missing(smtplib.SMTPException):
+    """An address needs SMTPUTF8 (a non-ASCII local part) and the server does not offer it."""
+
+
 class OutcomeUnknown(smtplib.SMTPServerDisconnected):
     """The connection was lost after the message was sent, before the server confirmed it."""
 
@@ -121,7 +125,7 @@ def _tls_summary(connection: smtplib.SMTP, endpoint: Endpoint) -> str:
     return f"{version}, certificate NOT verified (TLS_VERIFY=no)"
 
 
-def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes) -> None:
+def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False) -> None:
     """One mail transaction with the prebuilt bytes, all recipients or none.
 
     smtplib's sendmail() would deliver to the accepted recipients and only report the
@@ -129,8 +133,15 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes) ->
     the steps here also tells a dead connection (nothing accepted yet: safe to redo) apart
     from a failure after RCPT (the message might be queued: never redone).
     """
+    options = ()
+    if smtputf8:
+        if connection.ehlo_resp is None:
+            connection.ehlo_or_helo_if_needed()
+        if not connection.has_extn("smtputf8"):
+            raise SmtpUtf8Missing()
+        options = ("SMTPUTF8",)  # smtplib then speaks UTF-8 for MAIL and RCPT
     try:
-        code, reply = connection.mail(sender)
+        code, reply = connection.mail(sender, options)
     except smtplib.SMTPServerDisconnected as exc:
         raise StaleConnection(str(exc)) from exc
     if code == 421:
@@ -172,7 +183,8 @@ class SmtpTransport:
 
     def send(self, message, envelope) -> None:
         data = message.as_bytes()  # flattened once; a reconnect resends the same bytes
-        self._run(lambda c: _transact(c, envelope.sender, envelope.recipients, data))
+        smtputf8 = getattr(envelope, "smtputf8", False)
+        self._run(lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8))
 
     def check(self) -> str:
         """Open (or reuse) a connection and NOOP on it; what was checked, in words."""
@@ -271,6 +283,12 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
             "(587 for STARTTLS, 465 for implicit TLS)."
         )
         return text, True
+    if isinstance(exc, SmtpUtf8Missing):
+        text = (
+            f"{where} does not offer SMTPUTF8, which an address with a non-ASCII local part "
+            "needs: use an ASCII address, or a relay that supports SMTPUTF8."
+        )
+        return text, False
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         text = (
             f"{where} offers no authentication: check {host_var} and {port_var}; a server "
