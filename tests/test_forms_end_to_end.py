@@ -52,9 +52,12 @@ def envelope_of(eml):
     return json.loads(eml.with_name(eml.name.removesuffix(".eml") + ".envelope.json").read_text())
 
 
-def test_a_plain_html_post_is_mailed_to_the_configured_recipients_and_redirects(serve, tmp_path):
+@pytest.mark.parametrize("encode", [urlencoded, multipart], ids=["urlencoded", "multipart"])
+def test_a_plain_html_post_is_mailed_to_the_configured_recipients_and_redirects(
+    serve, tmp_path, encode
+):
     service = serve()
-    answer = submit(service.port, "contact", urlencoded(VISITOR))
+    answer = submit(service.port, "contact", encode(VISITOR))
     assert answer.status == 303
     assert answer.headers["Location"] == f"{SITE}/thanks.html"
     (eml,) = outbox(tmp_path)
