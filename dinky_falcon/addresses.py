@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from email.charset import Charset
+from email import _encoded_words, errors
+from email.header import Header
 from email.headerregistry import Address
 from email.policy import default as default_policy
-from email.utils import formataddr
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -14,7 +14,9 @@ from email_validator import EmailNotValidError, validate_email
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
-MAX_DISPLAY_NAME = 100  # keeps every folded header line far below SMTP's 998 characters
+_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # needs no quotes (RFC 5322)
+# RFC 2047 encoded words, which the email package decodes in every header it is given.
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 
 
 class AddressError(ValueError):
@@ -22,8 +24,30 @@ class AddressError(ValueError):
 
 
 def has_unsafe_header_chars(text: str) -> bool:
-    """True when ``text`` would break out of a header line (CR, LF and their relatives)."""
-    return _UNSAFE_IN_HEADER.search(text) is not None
+    """True when ``text`` would break out of a header line (CR, LF and their relatives).
+
+    That includes an encoded word hiding one (``=?utf-8?b?DQo=?=`` is CRLF once decoded),
+    and an encoded word the email package's decoder cannot read.
+    """
+    if _UNSAFE_IN_HEADER.search(text) is not None:
+        return True
+    return "=?" in text and any(map(_decodes_unsafely, _ENCODED_WORD.findall(text)))
+
+
+def _decodes_unsafely(word: str) -> bool:
+    try:
+        decoded = _encoded_words.decode(word)[0]
+    except Exception:  # noqa: BLE001 - any word the decoder chokes on is refused
+        return True
+    return _UNSAFE_IN_HEADER.search(decoded) is not None
+
+
+def needs_smtputf8(address: Address) -> bool:
+    """True when the local part is not ASCII: only an SMTPUTF8 server can take it.
+
+    Domains never need it: parse_mailbox stores them IDNA-encoded (``xn--...``).
+    """
+    return not address.username.isascii()
 
 
 def _split_mailbox(text: str) -> tuple[str, str]:
@@ -46,53 +70,57 @@ def _split_mailbox(text: str) -> tuple[str, str]:
 
 
 def parse_mailbox(text: str) -> Address:
-    """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError."""
+    """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError.
+
+    Internationalised domains are stored IDNA-encoded; a non-ASCII local part is accepted
+    (normalised to NFC) and needs SMTPUTF8 on the way out (see ``needs_smtputf8``).
+    """
     if has_unsafe_header_chars(text):
         raise AddressError("must not contain line breaks or control characters")
     text = text.strip()
     name = ""
     spec = text
     if _NEEDS_HEADER_PARSER.search(text):
-        name, spec = _split_mailbox(text)
-        if len(name) > MAX_DISPLAY_NAME:
-            raise AddressError(f"the display name is over {MAX_DISPLAY_NAME} characters")
+        try:
+            header = default_policy.header_factory("to", text)
+            groups = header.groups
+        except Exception:  # noqa: BLE001 - the parser raises IndexError and more on bad input
+            raise AddressError("is not a single valid email address") from None
+        # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
+        defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+        if defects or len(groups) != 1 or groups[0].display_name is not None:
+            raise AddressError("is not a single valid email address")
+        (mailbox,) = groups[0].addresses or (None,)
+        if mailbox is None:
+            raise AddressError("is not a single valid email address")
+        name, spec = mailbox.display_name, mailbox.addr_spec
     try:
-        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=False)
+        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from None
-    return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+    try:
+        return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+    except ValueError as exc:  # what the header parser decoded may still be unusable
+        raise AddressError(str(exc)) from None
 
 
-_UTF8 = Charset("utf-8")
-_FOLD_AT = 77  # the email package's 78, less the comma that may end a line
+def format_address_list(addresses) -> str:
+    """An address-list header value, folded one address per line, for ``Message.set_raw``.
+
+    The email package's own folder (CPython 3.11, 3.12) sometimes puts the comma between two
+    addresses inside an RFC 2047 encoded word when a display name is not ASCII, and a reader
+    then sees one address where there were several. Here each display name is encoded on its
+    own and the separators stay plain.
+    """
+    return ",\n ".join(_format_mailbox(address) for address in addresses)
 
 
-def _mailbox_tokens(address: Address) -> list[str]:
+def _format_mailbox(address: Address) -> str:
     name = address.display_name
     if not name:
-        return [address.addr_spec]
-    if name.isascii() and "=?" not in name:  # "=?" would be read back as an encoded word
-        return [formataddr((name, address.addr_spec))]
-    # One encoded word, even past RFC 2047's 75 characters: readers accept it, while several
-    # adjacent words are joined with a stray space by some (Python's own parser among them).
-    # MAX_DISPLAY_NAME keeps the line short.
-    return [_UTF8.header_encode(name), f"<{address.addr_spec}>"]
-
-
-def format_address_header(name: str, addresses) -> str:
-    """A From/To/Cc value, RFC 2047-encoded and folded between words, ready for set_raw().
-
-    The email package's own folding of address lists can encode the comma between two
-    mailboxes into an encoded word, so that a reader sees one recipient fewer.
-    """
-    lines, line = [], f"{name}:"
-    for index, address in enumerate(addresses):
-        for position, token in enumerate(_mailbox_tokens(address)):
-            separator = ", " if index and not position else " "
-            if len(line) + len(separator) + len(token) > _FOLD_AT and line.strip():
-                lines.append(line + separator.rstrip())
-                line = ""
-                separator = " "
-            line += separator + token
-    lines.append(line)
-    return "\r\n".join(lines)[len(name) + 2 :]
+        return address.addr_spec
+    if not name.isascii():
+        name = Header(name, "utf-8").encode(maxlinelen=76, linesep="\n")
+    elif not _ATOM_PHRASE.fullmatch(name) or "=?" in name:
+        name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address.addr_spec}>"

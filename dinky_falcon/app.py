@@ -10,10 +10,12 @@ import falcon
 import pluggy
 
 from .http_errors import add_error_handlers
+from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
+from .openapi import OpenApiResource, build_spec
 from .protection import mail_policy, protection_middleware
-from .resources import HealthResource, ReadinessResource, SendResource
+from .resources import REPLAYED_HEADER, HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
 
@@ -53,30 +55,36 @@ def create_app(
     plugins: pluggy.PluginManager | None = None,
     *,
     mailer: Mailer | None = None,
+    idempotency=None,
     clock: Callable[[], float] = time.time,
 ) -> falcon.App:
-    """The WSGI app for ``settings``; builds the Mailer (and so the transports) unless given.
+    """The WSGI app for ``settings``; builds the Mailer (and so the transports) and the
+    idempotency store (idempotency.open_store) unless given.
 
     ``clock`` (seconds since the epoch) is what the rate limits count windows by.
     """
     mailer = mailer or Mailer.from_settings(settings, plugins)
+    idempotency = idempotency or open_store(settings)
     origins = cors_origins(settings.allowed_hosts)
     before_cors, after_cors = protection_middleware(settings, origins, clock)
     app = falcon.App(
         middleware=[
             AccessLog(),
             *before_cors,
-            falcon.CORSMiddleware(allow_origins=origins),
+            falcon.CORSMiddleware(allow_origins=origins, expose_headers=[REPLAYED_HEADER]),
             *after_cors,
         ],
     )
     app.req_options.strip_url_path_trailing_slash = True
     add_error_handlers(app)
-    schema = SendSchema(max_recipients=settings.max_recipients)
+    schema = SendSchema(
+        max_recipients=settings.max_recipients, max_attachment_bytes=settings.max_attachment_bytes
+    )
     policy = mail_policy(settings)
-    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy))
+    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy, idempotency))
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer))
+    app.add_route("/openapi.json", OpenApiResource(build_spec(schema)))
     return app
 
 

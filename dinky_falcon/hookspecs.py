@@ -29,9 +29,11 @@ def register_transports(register):
     (``settings.get("NAME")`` reads a variable of the plugin's own) and returns an object with:
 
     - ``send(message, envelope)``: hand off one ``email.message.EmailMessage``; ``envelope``
-      has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO). Return when the message is
-      durably accepted; raise ``dinky_falcon.TransportError(text, temporary=...)`` otherwise.
-      Waitress serves requests on several threads, so ``send`` may run concurrently.
+      has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO; bcc is only there, never
+      in a header), ``smtputf8`` (an address needs the server's SMTPUTF8) and ``tags``. Return
+      when the message is durably accepted; raise ``dinky_falcon.TransportError(text,
+      temporary=...)`` otherwise. Waitress serves requests on several threads, so ``send``
+      may run concurrently.
     - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;
       return a short text of what was checked, raise TransportError when it is not ready.
     - ``diagnose(report)`` (optional): for ``dinky-mail check``, test the way to the upstream
@@ -49,8 +51,9 @@ def before_send(message, envelope, settings):
     """Called for every message after it is built and before a transport sees it.
 
     ``message`` is the ``email.message.EmailMessage``, ``envelope`` the
-    ``dinky_falcon.Envelope`` (``sender``, ``recipients``), ``settings`` the service's
-    Settings. May change ``message`` in place: add a header, a footer, a signature. Raise
+    ``dinky_falcon.Envelope`` (``sender``, ``recipients``, ``smtputf8``, and ``tags``: the
+    request's ``tags``, for logging and metrics), ``settings`` the service's Settings. May
+    change ``message`` in place: add a header, a footer, a signature. Raise
     ``dinky_falcon.MessageRefused(reason)`` to refuse it: the caller gets 403 with the reason
     and nothing is sent. The return value is ignored. Every plugin's implementation runs, the
     last registered first; mark it ``@hookimpl(trylast=True)`` to run after the others (a

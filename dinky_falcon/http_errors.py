@@ -9,6 +9,7 @@ import falcon
 from marshmallow import ValidationError
 
 from .errors import MessageRefused, PluginError, TransportError
+from .idempotency import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,16 @@ def message_refused(req, resp, error: MessageRefused, params):
     raise ApiError(falcon.HTTP_403, "Message refused", str(error))
 
 
+def store_unavailable(req, resp, error: StoreUnavailable, params):
+    log.error("idempotency store: %s", error)
+    raise ApiError(
+        falcon.HTTP_503,
+        "Idempotency store unavailable, retry later",
+        "Nothing was sent: the Idempotency-Key could not be checked.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def unexpected(req, resp, error: Exception, params):
     log.error("unexpected error on %s %s", req.method, req.path, exc_info=error)
     raise ApiError(falcon.HTTP_500, "Internal server error", "The error was logged.")
@@ -67,3 +78,4 @@ def add_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(TransportError, transport_failed)
     app.add_error_handler(MessageRefused, message_refused)
     app.add_error_handler(PluginError, plugin_failed)
+    app.add_error_handler(StoreUnavailable, store_unavailable)

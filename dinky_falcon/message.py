@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
-from .addresses import format_address_header
-from .schemas import SendRequest
+from .addresses import format_address_list, needs_smtputf8
+from .html_text import html_to_text
+from .schemas import Attachment, SendRequest
 
 
 @dataclass(frozen=True)
 class Envelope:
-    """Who the message is from and to in SMTP terms (MAIL FROM and RCPT TO)."""
+    """Who the message is from and to in SMTP terms (MAIL FROM and RCPT TO).
+
+    ``recipients`` includes bcc, which no header shows. ``smtputf8``: an address has a
+    non-ASCII local part, so the server must offer SMTPUTF8 (else the send fails for good).
+    ``tags``: the request's tags (also in the X-Tags header), for hooks that log or count.
+    """
 
     sender: str
     recipients: tuple[str, ...]
+    smtputf8: bool = False
+    tags: tuple[str, ...] = ()
+
+
+# Address headers are stored pre-folded (see format_address_list): emit them as they are.
+ASCII_POLICY = SMTP.clone(refold_source="none")
+UTF8_POLICY = SMTPUTF8.clone(refold_source="none")
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _text_cte(text: str) -> str | None:
+    # 8bit bodies need the server's 8BITMIME; quoted-printable travels through any relay.
+    return None if text.isascii() else "quoted-printable"
+
+
+def _unique(addresses: Iterable[Address]) -> tuple[str, ...]:
+    seen, specs = set(), []
+    for address in addresses:
+        key = (address.username, address.domain.lower())
+        if key not in seen:
+            seen.add(key)
+            specs.append(address.addr_spec)
+    return tuple(specs)
 
 
 class MessageBuilder:
@@ -41,19 +69,71 @@ class MessageBuilder:
         # make_msgid() without a domain calls socket.getfqdn(): a DNS lookup per message.
         self.make_id = make_id or (lambda: make_msgid(domain=mail_domain))
 
+    def sender(self, request: SendRequest) -> Address:
+        if request.from_ is not None:
+            return request.from_
+        if request.sender_name:
+            return Address(request.sender_name, self.default_from.username, self.default_from.domain)
+        return self.default_from
+
     def build(self, request: SendRequest) -> tuple[EmailMessage, Envelope]:
-        sender = request.from_ or self.default_from
-        message = EmailMessage(policy=SMTP)
-        message.set_raw("From", format_address_header("From", [sender]))
-        message.set_raw("To", format_address_header("To", request.to))
+        sender = self.sender(request)
+        shown = (sender, *request.to, *request.cc, *request.reply_to)
+        # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
+        message = EmailMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
+        for name, addresses in (
+            ("From", (sender,)), ("To", request.to), ("Cc", request.cc), ("Reply-To", request.reply_to)
+        ):
+            if addresses:
+                message.set_raw(name, format_address_list(addresses))
         message["Subject"] = request.subject
         message["Date"] = format_datetime(self.clock())
         message["Message-ID"] = self.make_id()
-        # 8bit bodies need the server's 8BITMIME; quoted-printable travels through any relay.
-        message.set_content(
-            request.body,
-            subtype="html" if request.html else "plain",
-            cte=None if request.body.isascii() else "quoted-printable",
+        for name, value in request.headers:
+            message[name] = value
+        if request.tags:
+            message["X-Tags"] = ", ".join(request.tags)
+        self._set_bodies(message, request)
+        recipients = (*request.to, *request.cc, *request.bcc)
+        envelope = Envelope(
+            sender.addr_spec,
+            _unique(recipients),
+            smtputf8=any(map(needs_smtputf8, (sender, *recipients))),
+            tags=request.tags,
         )
-        envelope = Envelope(sender.addr_spec, tuple(a.addr_spec for a in request.to))
         return message, envelope
+
+    def _set_bodies(self, message: EmailMessage, request: SendRequest) -> None:
+        if request.body is not None:
+            text, html = (None, request.body) if request.html else (request.body, None)
+        else:
+            text, html = request.text, request.html_body
+            if html is not None and text is None:
+                text = html_to_text(html)
+        if text is not None:
+            message.set_content(text, cte=_text_cte(text))
+        if html is not None:
+            if text is None:
+                message.set_content(html, subtype="html", cte=_text_cte(html))
+                html_part = message
+            else:
+                message.add_alternative(html, subtype="html", cte=_text_cte(html))
+                html_part = message.get_payload()[-1]
+            for attachment in request.attachments:
+                if attachment.content_id:
+                    _attach(html_part.add_related, attachment, disposition="inline")
+        for attachment in request.attachments:
+            if not attachment.content_id:
+                _attach(message.add_attachment, attachment)
+        if message.is_multipart():
+            for part in message.walk():
+                # EmailMessage gives each part it makes a MIME-Version; it belongs on top only.
+                if part is not message:
+                    del part["MIME-Version"]
+
+
+def _attach(add: Callable, attachment: Attachment, **options) -> None:
+    maintype, subtype = attachment.content_type.split("/", 1)
+    if attachment.content_id:
+        options["cid"] = f"<{attachment.content_id}>"
+    add(attachment.content, maintype, subtype, filename=attachment.filename, **options)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import falcon
 
 from .http_errors import ApiError
+from .idempotency import MAX_KEY_LENGTH, Answer, Outcome, StoreUnavailable, fingerprint
 from .mailer import Mailer
 from .policy import MailPolicy
 from .schemas import SendSchema
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+log = logging.getLogger(__name__)
 
 
 # A \uD800-\uDFFF escape: JSON allows it unpaired, but no mail can carry a lone surrogate.
@@ -71,18 +78,77 @@ def read_json(req: falcon.Request, limit: int):
     return document
 
 
+def idempotency_key(req: falcon.Request) -> str | None:
+    """The Idempotency-Key header, or None; a 422 when it is empty, too long or not ASCII."""
+    key = req.get_header(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+        raise ApiError(
+            falcon.HTTP_422,
+            "Validation failed",
+            {IDEMPOTENCY_HEADER: [f"1 to {MAX_KEY_LENGTH} printable ASCII characters."]},
+        )
+    return key
+
+
 class SendResource:
-    def __init__(self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy):
+    def __init__(
+        self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy, idempotency
+    ):
         self.mailer = mailer
         self.schema = schema
         self.max_body_size = max_body_size
         self.policy = policy
+        self.idempotency = idempotency  # a store from idempotency.open_store
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        request = self.schema.load(read_json(req, self.max_body_size))
-        key = req.context.api_key
-        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, key))
-        resp.media = {
+        key = idempotency_key(req)
+        document = read_json(req, self.max_body_size)
+        request = self.schema.load(document)
+        if key is None:
+            resp.media = self.send(request, req.context.api_key)
+            return
+        fp = fingerprint(document)
+        claim = self.idempotency.claim(key, fp)
+        if claim.outcome is Outcome.REPLAY:
+            resp.status = falcon.code_to_http_status(claim.answer.status)
+            resp.media = claim.answer.body
+            resp.set_header(REPLAYED_HEADER, "true")
+        elif claim.outcome is Outcome.MISMATCH:
+            raise ApiError(
+                falcon.HTTP_422,
+                "Idempotency-Key reused",
+                "This Idempotency-Key was used with a different request body: use a new key.",
+            )
+        elif claim.outcome is Outcome.IN_PROGRESS:
+            raise ApiError(
+                falcon.HTTP_409,
+                "Request in progress",
+                "A request with this Idempotency-Key is still being processed: retry later.",
+            )
+        else:
+            try:
+                body = self.send(request, req.context.api_key)
+            except BaseException:
+                # Nothing was sent: a retry may send. The caller is told of the send's error.
+                self._settle(self.idempotency.release, key, fp)
+                raise
+            self._settle(self.idempotency.complete, key, fp, Answer(200, body))
+            resp.media = body
+
+    @staticmethod
+    def _settle(step, *args) -> None:
+        # After the send, the send's outcome is the answer: a store failure is only logged
+        # (the key then stays claimed until its lease ends).
+        try:
+            step(*args)
+        except StoreUnavailable:
+            log.exception("the idempotency store failed after the send")
+
+    def send(self, request, api_key) -> dict:
+        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, api_key))
+        return {
             "success": True,
             "message": "Email sent successfully",
             "id": delivery.message_id,

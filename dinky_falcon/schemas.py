@@ -2,81 +2,71 @@
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass
 from email.headerregistry import Address
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from .fields import (
+    CONTENT_ID,
+    FILE_NAME_PATTERN,
+    HEADER_NAME_PATTERN,
+    NO_NUL_PATTERN,
+    SINGLE_LINE_PATTERN,
+    MAX_NAME_LENGTH,
+    MIME_TYPE,
+    TAG,
+    Base64Bytes,
+    HeaderText,
+    HtmlOrFlag,
+    Mailbox,
+    MailboxList,
+    file_name,
+    header_name,
+    leaf_type,
+    single_line,
+)
 
 MAX_SUBJECT_LENGTH = 998  # RFC 5322's line limit; the email package folds longer lines anyway
-# An address with its display name. The email package folds a long name in quadratic time.
-MAX_MAILBOX_LENGTH = 512
+MAX_HEADER_VALUE_LENGTH = 998
+MAX_HEADERS = 20
+MAX_TAGS = 10
+RECIPIENT_FIELDS = ("to", "cc", "bcc")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A decoded attachment; with ``content_id`` it is an inline part of the HTML."""
+
+    filename: str
+    content: bytes
+    content_type: str
+    content_id: str | None = None
 
 
 @dataclass(frozen=True)
 class SendRequest:
-    """A validated ``POST /send`` body."""
+    """A validated ``POST /send`` body.
+
+    ``body``/``html`` are the seed's pair (``html`` true: ``body`` is HTML). Without ``body``,
+    ``text`` and ``html_body`` hold the plain-text and HTML bodies (at least one is set).
+    """
 
     to: tuple[Address, ...]
     subject: str
-    body: str
+    body: str | None = None
     from_: Address | None = None
     html: bool = False
-
-
-class Mailbox(fields.Field):
-    """One address, ``a@example.org`` or ``Name <a@example.org>``, parsed strictly."""
-
-    default_error_messages = {"invalid": "Not a valid email address: {reason}."}
-
-    def _deserialize(self, value, attr, data, **kwargs) -> Address:
-        if not isinstance(value, str):
-            raise self.make_error("invalid", reason="expected a string")
-        if len(value) > MAX_MAILBOX_LENGTH:
-            raise self.make_error("invalid", reason=f"longer than {MAX_MAILBOX_LENGTH} characters")
-        try:
-            return parse_mailbox(value)
-        except AddressError as exc:
-            raise self.make_error("invalid", reason=str(exc).rstrip(".")) from None
-
-
-class MailboxList(Mailbox):
-    """One address or a non-empty list of them."""
-
-    default_error_messages = {
-        "invalid": "Not a valid email address: {reason}.",
-        "empty": "At least one address is required.",
-        "type": "Expected an address or a list of addresses.",
-    }
-
-    def _deserialize(self, value, attr, data, **kwargs) -> tuple[Address, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.make_error("type")
-        if not value:
-            raise self.make_error("empty")
-        errors, mailboxes = {}, []
-        for index, item in enumerate(value):
-            try:
-                mailboxes.append(super()._deserialize(item, attr, data, **kwargs))
-            except ValidationError as exc:
-                errors[index] = exc.messages
-        if errors:
-            raise ValidationError(errors)
-        return tuple(mailboxes)
-
-
-class HeaderText(fields.String):
-    """One header line: no line breaks or control characters; outer white space dropped,
-    as a mail client would show it."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if has_unsafe_header_chars(text):
-            raise ValidationError("Must not contain line breaks or control characters.")
-        return text.strip()
+    text: str | None = None
+    html_body: str | None = None
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    reply_to: tuple[Address, ...] = ()
+    sender_name: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 def no_nul(value: str) -> None:
@@ -84,27 +74,155 @@ def no_nul(value: str) -> None:
         raise ValidationError("Must not contain NUL characters.")
 
 
+def at_most_headers(value: dict) -> None:
+    if len(value) > MAX_HEADERS:
+        raise ValidationError(f"At most {MAX_HEADERS} headers.")
+
+
+class AttachmentSchema(Schema):
+    """One attachment: base64 content, a bare file name, and optionally its type and Content-ID."""
+
+    filename = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=255), file_name],
+        metadata={"pattern": FILE_NAME_PATTERN},
+    )
+    content = Base64Bytes(required=True, metadata={"format": "byte", "description": "base64"})
+    content_type = fields.String(
+        validate=[MIME_TYPE, leaf_type],
+        metadata={"description": "default: guessed from the file name"},
+    )
+    content_id = fields.String(
+        validate=CONTENT_ID,
+        metadata={"description": "makes the part inline: the HTML refers to it as cid:<content_id>"},
+    )
+
+    @post_load
+    def make_attachment(self, data, **kwargs) -> Attachment:
+        data["filename"] = data["filename"].strip()  # mail readers drop surrounding spaces
+        if "content_type" not in data:
+            guessed, _ = mimetypes.guess_type(data["filename"], strict=False)
+            # A .eml guesses message/rfc822, which cannot travel as base64: send it as bytes.
+            if guessed is None or guessed.startswith(("multipart/", "message/")):
+                guessed = "application/octet-stream"
+            data["content_type"] = guessed
+        data["content_type"] = data["content_type"].lower()
+        return Attachment(**data)
+
+
 class SendSchema(Schema):
-    """``POST /send``: the seed's fields; unknown fields are refused by name."""
+    """``POST /send``: the seed's fields and the additive ones; unknown fields are refused by name."""
 
     to = MailboxList(required=True)
-    subject = HeaderText(required=True, validate=validate.Length(min=1, max=MAX_SUBJECT_LENGTH))
-    body = fields.String(required=True, validate=no_nul)
-    from_ = Mailbox(data_key="from", load_default=None)
-    html = fields.Boolean(load_default=False)
+    cc = MailboxList()
+    bcc = MailboxList(metadata={"description": "envelope only: never in a header"})
+    subject = HeaderText(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_SUBJECT_LENGTH),
+        metadata={"pattern": SINGLE_LINE_PATTERN},
+    )
+    body = fields.String(validate=no_nul, metadata={"pattern": NO_NUL_PATTERN})
+    text = fields.String(validate=no_nul, metadata={"pattern": NO_NUL_PATTERN})
+    html = HtmlOrFlag()
+    from_ = Mailbox(data_key="from")
+    sender_name = fields.String(
+        validate=[validate.Length(min=1, max=MAX_NAME_LENGTH), single_line],
+        metadata={"pattern": SINGLE_LINE_PATTERN},
+    )
+    reply_to = MailboxList()
+    attachments = fields.List(fields.Nested(AttachmentSchema))
+    headers = fields.Dict(
+        keys=fields.String(validate=header_name),
+        values=fields.String(
+            validate=[validate.Length(max=MAX_HEADER_VALUE_LENGTH), single_line],
+            metadata={"pattern": SINGLE_LINE_PATTERN},
+        ),
+        validate=at_most_headers,
+        metadata={
+            "maxProperties": MAX_HEADERS,
+            "jsonschema": {"propertyNames": {"pattern": HEADER_NAME_PATTERN}},
+            "description": "names ignore case (the same name twice is a 422); X-* and List-*, "
+            "In-Reply-To, References, Precedence, "
+            "Auto-Submitted, Organization, Keywords, Comments, Importance, Priority",
+        },
+    )
+    tags = fields.List(
+        fields.String(validate=TAG),
+        validate=validate.Length(max=MAX_TAGS),
+    )
 
-    def __init__(self, *, max_recipients: int = 50, **kwargs):
+    def __init__(self, *, max_recipients: int = 50, max_attachment_bytes: int = 10 << 20, **kwargs):
         super().__init__(**kwargs)
         self.max_recipients = max_recipients
+        self.max_attachment_bytes = max_attachment_bytes
 
     @validates_schema
     def recipient_limit(self, data, **kwargs):
-        count = len(data.get("to", ()))
-        if count > self.max_recipients:
+        counts = {name: len(data[name]) for name in RECIPIENT_FIELDS if data.get(name)}
+        total = sum(counts.values())
+        if total > self.max_recipients:
+            where = " in to, cc and bcc" if len(counts) > 1 else ""
             raise ValidationError(
-                f"{count} recipients; at most {self.max_recipients} are allowed.", "to"
+                f"{total} recipients{where}; at most {self.max_recipients} are allowed.",
+                list(counts)[-1],
             )
+
+    @validates_schema
+    def one_set_of_bodies(self, data, **kwargs):
+        html = data.get("html")
+        if "body" in data:
+            if isinstance(html, str):
+                raise ValidationError(
+                    "With 'body', 'html' is a boolean (true: body is HTML); "
+                    "for two bodies give 'text' and 'html'.",
+                    "html",
+                )
+            if "text" in data:
+                raise ValidationError("Give either 'body' or 'text', not both.", "text")
+        elif html is True:
+            raise ValidationError("'html': true says 'body' is HTML; give the HTML as 'html'.", "html")
+        elif "text" not in data and not isinstance(html, str):
+            raise ValidationError("Missing data for required field.", "body")
+
+    @validates_schema
+    def sender_choice(self, data, **kwargs):
+        if data.get("from_") and "sender_name" in data:
+            raise ValidationError(
+                "sender_name names DEFAULT_FROM; with 'from', give the name there.", "sender_name"
+            )
+
+    @validates_schema
+    def attachment_rules(self, data, **kwargs):
+        attachments = data.get("attachments") or ()
+        total = sum(len(a.content) for a in attachments)
+        if total > self.max_attachment_bytes:
+            raise ValidationError(
+                f"{total} bytes of attachments; at most {self.max_attachment_bytes} are allowed.",
+                "attachments",
+            )
+        content_ids = [a.content_id for a in attachments if a.content_id]
+        if len(set(content_ids)) != len(content_ids):
+            raise ValidationError("Each content_id must be unique.", "attachments")
+        has_html = isinstance(data.get("html"), str) or (data.get("html") and "body" in data)
+        if content_ids and not has_html:
+            raise ValidationError(
+                "content_id makes an inline part of the HTML body: give 'html'.", "attachments"
+            )
+
+    @validates_schema
+    def distinct_header_names(self, data, **kwargs):
+        names = [name.lower() for name in data.get("headers") or ()]
+        if len(set(names)) != len(names):
+            raise ValidationError("A header name is given twice (names ignore case).", "headers")
 
     @post_load
     def make_request(self, data, **kwargs) -> SendRequest:
+        html = data.pop("html", False)
+        if isinstance(html, str):
+            data["html_body"] = html
+        else:
+            data["html"] = html
+        for name in ("attachments", "tags"):
+            data[name] = tuple(data.get(name) or ())
+        data["headers"] = tuple((data.get("headers") or {}).items())
         return SendRequest(**data)

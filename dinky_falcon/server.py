@@ -8,6 +8,7 @@ import signal
 import waitress
 
 from .app import create_app
+from .idempotency import open_store
 from .mailer import Mailer
 from .settings import Settings
 
@@ -41,8 +42,11 @@ def create_server(settings: Settings, app, host: str, port: int, threads: int):
 
 def serve(settings: Settings, host: str, port: int, threads: int) -> None:
     mailer = Mailer.from_settings(settings)
+    idempotency = None
     try:
-        server = create_server(settings, create_app(settings, mailer=mailer), host, port, threads)
+        idempotency = open_store(settings)
+        app = create_app(settings, mailer=mailer, idempotency=idempotency)
+        server = create_server(settings, app, host, port, threads)
         signal.signal(signal.SIGTERM, _stop)
         log.info(
             "listening on http://%s:%s with %d threads, transport %s",
@@ -52,3 +56,5 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
         log.info("stopped")
     finally:
         mailer.close()
+        if idempotency is not None:
+            idempotency.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ LEGACY_NAMES = (
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
 # Production refuses floods unless told otherwise; development counts nothing.
 DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")  # redis://user:secret@host -> user:***@
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     max_body_size: int = 1024 * 1024
     max_recipients: int = 50
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    data_dir: Path = Path("data")
+    idempotency_store: str = ""
+    idempotency_ttl: int = 24 * 3600
     plugins_dir: Path | None = None
     disabled_plugins: tuple[str, ...] = ()
     trace_plugins: bool = False
@@ -107,6 +113,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in self.SECRETS:
                 text = _redact(f.name, value)
+            elif f.name == "idempotency_store":
+                text = _URL_PASSWORD.sub(r"\1***@", value)
             elif isinstance(value, bool):
                 text = "yes" if value else "no"
             elif isinstance(value, tuple):
@@ -260,6 +268,15 @@ class _Reader:
             )
         return values
 
+    def idempotency_store(self) -> str:
+        url = self.text("IDEMPOTENCY_STORE")
+        if url and url.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"IDEMPOTENCY_STORE={url!r} must be empty (a file under DATA_DIR) "
+                "or a Redis URL (redis://host:6379/0)"
+            )
+        return url
+
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
@@ -297,6 +314,12 @@ class _Reader:
             allowed_hosts=self.words("ALLOWED_HOSTS"),
             max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
             max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
+            max_attachment_bytes=self.number(
+                "MAX_ATTACHMENT_BYTES", Settings.max_attachment_bytes, int, 0
+            ),
+            data_dir=Path(self.text("DATA_DIR", str(Settings.data_dir))),
+            idempotency_store=self.idempotency_store(),
+            idempotency_ttl=self.number("IDEMPOTENCY_TTL", Settings.idempotency_ttl, int, 1),
             plugins_dir=Path(plugins_dir) if plugins_dir else None,
             disabled_plugins=self.words("DISABLED_PLUGINS"),
             trace_plugins=self.boolean("TRACE_PLUGINS", False),

@@ -1,4 +1,4 @@
-from email import message_from_bytes
+from email import message_from_string
 from email.message import EmailMessage
 from email.policy import default
 
@@ -22,8 +22,12 @@ SEED_REQUEST = {
 
 
 def parse_mail(raw: bytes) -> EmailMessage:
-    """Parse a message as a mail client would: CRLF line ends read as plain line ends."""
-    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=default)
+    """Parse a message as a mail client would: CRLF line ends read as plain line ends.
+
+    Headers are UTF-8 at most (raw only with SMTPUTF8); bytes parsing would leave those as
+    surrogate escapes.
+    """
+    return message_from_string(raw.decode("utf-8").replace("\r\n", "\n"), policy=default)
 
 
 @pytest.fixture
@@ -35,6 +39,7 @@ def make_settings(tmp_path):
             "ENVIRONMENT": "development",
             "MAIL_DOMAIN": "example.org",
             "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "DATA_DIR": str(tmp_path / "data"),
             "MAIL_TRANSPORT": "memory",
         }
         environ.update(variables)

@@ -1,6 +1,6 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, plain or as a Gmail stand-in.
 
-``SmtpPeer()`` accepts anything; ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
+``SmtpPeer()`` accepts anything (``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
 answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
 recorded, so tests can assert on delivery and on connection reuse. ``idle_timeout`` and
@@ -33,6 +33,7 @@ class Received:
     data: bytes
     login: bytes | None  # the AUTH user name, when the client authenticated
     tls: bool  # whether the session was encrypted when DATA arrived
+    smtputf8: bool = False  # whether MAIL FROM carried SMTPUTF8
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -61,6 +62,7 @@ class _Handler:
             login,
             # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
             session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
+            envelope.smtp_utf8,
         )
         with self.peer.lock:
             self.peer.messages.append(received)
@@ -101,6 +103,7 @@ class SmtpPeer:
         require_tls: bool = True,
         idle_timeout: float | None = None,
         implicit_tls: bool = False,
+        smtputf8: bool = False,
     ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -111,7 +114,7 @@ class SmtpPeer:
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
         self.hang_up_after_data = False  # keep the message, lose the 250 on the way back
         self.lock = threading.Lock()
-        options = {}
+        options = {"enable_SMTPUTF8": smtputf8}
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)

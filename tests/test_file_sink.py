@@ -12,8 +12,9 @@ def test_each_message_becomes_one_eml_named_by_time_and_id(make_client, tmp_path
     client, _ = make_client(MAIL_TRANSPORT="file")
     first = client.simulate_post("/send", json=SEED_REQUEST).json
     second = client.simulate_post("/send", json=dict(SEED_REQUEST, subject="Again")).json
-    files = sorted((tmp_path / "outbox").iterdir())
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 2
+    assert all(f.with_name(f.name[:-4] + ".envelope.json").exists() for f in files)
     assert all(re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z-[\w.@-]+\.eml", f.name) for f in files)
     parsed = [parse_mail(f.read_bytes()) for f in files]
     assert {p["Message-ID"] for p in parsed} == {first["id"], second["id"]}
@@ -26,7 +27,7 @@ def test_no_temporary_files_are_left_behind(make_client, tmp_path):
     for _ in range(5):
         client.simulate_post("/send", json=SEED_REQUEST)
     names = [p.name for p in (tmp_path / "outbox").iterdir()]
-    assert len(names) == 5
+    assert len(names) == 10  # each .eml with its .envelope.json
     assert not [n for n in names if n.startswith(".")]
 
 

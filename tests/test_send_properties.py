@@ -113,7 +113,8 @@ def test_no_field_value_adds_a_header_or_breaks_one(service, body):
     assert same_lines(parsed.get_content(), body["body"])
     to = body["to"] if isinstance(body["to"], list) else [body["to"]]
     assert list(parsed["To"].addresses) == [parse_mailbox(address) for address in to]
-    assert [a.addr_spec for a in parsed["To"].addresses] == list(envelope.recipients)
+    shown = [a.addr_spec for a in parsed["To"].addresses]
+    assert list(dict.fromkeys(shown)) == list(envelope.recipients)  # the envelope has each once
     sender = parse_mailbox(body.get("from", "noreply@example.com"))
     assert parsed["From"].addresses == (sender,)
     assert envelope.sender == sender.addr_spec

@@ -1,7 +1,12 @@
-"""``file``: each message becomes a ``.eml`` file in OUTBOX_DIR (the development sink)."""
+"""``file``: each message becomes a ``.eml`` file in OUTBOX_DIR (the development sink).
+
+Beside it, ``<same name>.envelope.json`` records the SMTP envelope: who would have received
+the message, bcc included, which no header of the ``.eml`` shows.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -32,7 +37,19 @@ class FileTransport:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         message_id = _UNSAFE_IN_NAME.sub("_", str(message["Message-ID"] or "").strip("<>"))
         target = self.directory / f"{stamp}-{message_id}.eml"
+        sidecar = {
+            "message_id": str(message["Message-ID"]),
+            "sender": envelope.sender,
+            "recipients": list(envelope.recipients),
+            "smtputf8": envelope.smtputf8,
+            "tags": list(envelope.tags),
+        }
         try:
+            # The sidecar first: whoever sees the .eml finds its envelope already there.
+            self._write_atomically(
+                target.with_suffix(".envelope.json"),
+                json.dumps(sidecar, ensure_ascii=False, indent=2).encode() + b"\n",
+            )
             self._write_atomically(target, message.as_bytes())
         except OSError as exc:
             raise TransportError(
