@@ -12,6 +12,7 @@ from email.utils import format_datetime, make_msgid
 
 from .addresses import format_address_list, needs_smtputf8
 from .html_text import html_to_text
+from .mime import header_value, set_text_body
 from .schemas import Attachment, SendRequest
 
 
@@ -86,13 +87,14 @@ class MessageBuilder:
         ):
             if addresses:
                 message.set_raw(name, format_address_list(addresses))
-        message["Subject"] = request.subject
-        message["Date"] = format_datetime(self.clock())
-        message["Message-ID"] = self.make_id()
+        policy = message.policy
+        message.set_raw("Subject", header_value(policy, "Subject", request.subject))
+        message.set_raw("Date", format_datetime(self.clock()))
+        message.set_raw("Message-ID", self.make_id())
         for name, value in request.headers:
-            message[name] = value
+            message.set_raw(name, header_value(policy, name, value))
         if request.tags:
-            message["X-Tags"] = ", ".join(request.tags)
+            message.set_raw("X-Tags", header_value(policy, "X-Tags", ", ".join(request.tags)))
         self._set_bodies(message, request)
         recipients = (*request.to, *request.cc, *request.bcc)
         envelope = Envelope(
@@ -110,6 +112,10 @@ class MessageBuilder:
             text, html = request.text, request.html_body
             if html is not None and text is None:
                 text = html_to_text(html)
+        if not request.attachments and (text is None or html is None):
+            # One part, by far the most common message: written without the email package.
+            set_text_body(message, html if text is None else text, "plain" if html is None else "html")
+            return
         if text is not None:
             message.set_content(text, cte=_text_cte(text))
         if html is not None:

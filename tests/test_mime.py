@@ -1,0 +1,77 @@
+"""dinky_falcon.mime writes what the email package would write, byte for byte."""
+
+from email.message import EmailMessage
+from email.policy import SMTP, SMTPUTF8
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import parse_mail
+from dinky_falcon.mime import MAX_LINE, header_value, set_text_body
+
+POLICIES = [SMTP.clone(refold_source="none"), SMTPUTF8.clone(refold_source="none")]
+# Header text as the schema lets it through: one line, any language, odd spacing.
+header_text = st.text(
+    st.sampled_from(list(" \t=?abcXYZ:;,<>\"()'ÄéŁ東\U0001f600")) | st.characters(
+        blacklist_categories=("Cc", "Cs", "Zl", "Zp")
+    ),
+    min_size=1,  # an empty value differs in a trailing space only ("Name: " and "Name:")
+    max_size=120,
+)
+body_text = st.text(
+    st.sampled_from(list("\r\n\t .=Äé東\U0001f600")) | st.characters(blacklist_categories=("Cs",)),
+    max_size=300,
+) | st.builds(lambda word, n: (word + " ") * n, st.sampled_from(["a", "long-word", "é"]), st.integers(0, 60))
+
+
+def reference_header(policy, name: str, value: str) -> bytes:
+    message = EmailMessage(policy=policy)
+    message[name] = value
+    return bytes(message)
+
+
+def built_header(policy, name: str, value: str) -> bytes:
+    message = EmailMessage(policy=policy)
+    message.set_raw(name, header_value(policy, name, value))
+    return bytes(message)
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=["ascii", "smtputf8"])
+@settings(max_examples=300, deadline=None)
+@given(value=header_text, name=st.sampled_from(["Subject", "X-Tags", "Comments", "X-A-Rather-Long-Header-Name"]))
+def test_a_header_value_is_emitted_as_the_email_package_emits_it(policy, name, value):
+    assert built_header(policy, name, value) == reference_header(policy, name, value)
+
+
+def test_a_short_plain_header_is_kept_as_it_is():
+    assert header_value(POLICIES[0], "Subject", "Contact form: hello") == "Contact form: hello"
+
+
+def reference_body(text: str, subtype: str) -> bytes:
+    message = EmailMessage(policy=POLICIES[0])
+    short_ascii = text.isascii() and all(len(l) <= MAX_LINE for l in text.encode().splitlines())
+    message.set_content(text, subtype=subtype, cte=None if short_ascii else "quoted-printable")
+    return message.as_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=body_text, subtype=st.sampled_from(["plain", "html"]))
+def test_a_text_body_is_the_email_packages_own_encoding_of_it(text, subtype):
+    message = EmailMessage(policy=POLICIES[0])
+    set_text_body(message, text, subtype)
+    data = message.as_bytes()
+    assert data == reference_body(text, subtype)
+    assert all(len(line) <= MAX_LINE for line in data.split(b"\r\n"))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert b"\r" not in data.replace(b"\r\n", b"")
+    assert same_lines(parse_mail(data).get_content(), text)
+
+
+def same_lines(received: str, sent: str) -> bool:
+    """Equal up to line-end conventions (CRLF, CR, LF) and the final line end mail adds."""
+
+    def lines(text):
+        return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
+
+    return lines(received) == lines(sent)
