@@ -1,4 +1,4 @@
-"""dinky_falcon.mime writes what the email package would write, byte for byte."""
+"""The fast paths (mime.py, addresses.split_name_addr) write and read what the email package would."""
 
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
@@ -75,3 +75,26 @@ def same_lines(received: str, sent: str) -> bool:
         return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
 
     return lines(received) == lines(sent)
+
+
+atoms = st.text(st.sampled_from(list("aZ09!#$%&'*+/=?^_`{|}~-")), min_size=1, max_size=8)
+name_addrs = st.builds(
+    "{} <{}@{}>".format,
+    st.lists(atoms, min_size=1, max_size=4).map(" ".join),
+    st.lists(atoms, min_size=1, max_size=3).map(".".join),
+    st.sampled_from(["example.org", "mail.example-1.net", "x"]),
+) | st.text(st.sampled_from(list("aé <>@.\"=?, ()")), max_size=30)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=name_addrs)
+def test_a_simple_mailbox_splits_as_the_header_parser_splits_it(text):
+    from dinky_falcon.addresses import AddressError, parse_name_addr, split_name_addr
+
+    def outcome(split):
+        try:
+            return split(text)
+        except AddressError:
+            return "refused"
+
+    assert outcome(split_name_addr) == outcome(parse_name_addr)
