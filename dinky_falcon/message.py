@@ -36,6 +36,11 @@ ASCII_POLICY = SMTP.clone(refold_source="none")
 UTF8_POLICY = SMTPUTF8.clone(refold_source="none")
 
 
+def message_id(message: EmailMessage) -> str:
+    """The Message-ID as it was set: reading ``message["Message-ID"]`` parses it (~0.15 ms)."""
+    return next((str(v) for k, v in message.raw_items() if k.lower() == "message-id"), "")
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
