@@ -101,6 +101,9 @@ class Mailer:
         raise error
 
     def _before_send(self, message, envelope) -> None:
+        if not self.pm.hook.before_send.get_hookimpls():
+            return
+        message.wire = None  # a hook may change the message: flatten it afresh
         try:
             self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
         except MessageRefused:

@@ -12,7 +12,7 @@ from email.utils import format_datetime, make_msgid
 
 from .addresses import format_address_list, needs_smtputf8
 from .html_text import html_to_text
-from .mime import header_value, set_text_body
+from .mime import BuiltMessage, flatten_single_part, header_value, set_text_body
 from .schemas import Attachment, SendRequest
 
 
@@ -82,11 +82,11 @@ class MessageBuilder:
             return Address(request.sender_name, self.default_from.username, self.default_from.domain)
         return self.default_from
 
-    def build(self, request: SendRequest) -> tuple[EmailMessage, Envelope]:
+    def build(self, request: SendRequest) -> tuple[BuiltMessage, Envelope]:
         sender = self.sender(request)
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
-        message = EmailMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
+        message = BuiltMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
         for name, addresses in (
             ("From", (sender,)), ("To", request.to), ("Cc", request.cc), ("Reply-To", request.reply_to)
         ):
@@ -110,7 +110,7 @@ class MessageBuilder:
         )
         return message, envelope
 
-    def _set_bodies(self, message: EmailMessage, request: SendRequest) -> None:
+    def _set_bodies(self, message: BuiltMessage, request: SendRequest) -> None:
         if request.body is not None:
             text, html = (None, request.body) if request.html else (request.body, None)
         else:
@@ -120,6 +120,7 @@ class MessageBuilder:
         if not request.attachments and (text is None or html is None):
             # One part, by far the most common message: written without the email package.
             set_text_body(message, html if text is None else text, "plain" if html is None else "html")
+            message.wire = flatten_single_part(message)
             return
         if text is not None:
             message.set_content(text, cte=_text_cte(text))

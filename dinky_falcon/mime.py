@@ -16,6 +16,33 @@ from email.policy import EmailPolicy
 MAX_LINE = 78  # the SMTP policies' max_line_length: shorter lines are never folded
 
 
+class BuiltMessage(EmailMessage):
+    """An ``EmailMessage`` that may carry its bytes, written once when it was built.
+
+    Flattening costs about 0.15 ms (the generator parses Content-Type again). ``wire``, when
+    set, is what ``as_bytes()`` returns; whoever lets code change the message afterwards (the
+    Mailer, before the before_send hooks) sets it back to None.
+    """
+
+    wire: bytes | None = None
+
+    def as_bytes(self, unixfrom: bool = False, policy=None) -> bytes:
+        if self.wire is not None and not unixfrom and policy is None:
+            return self.wire
+        return super().as_bytes(unixfrom, policy)
+
+
+def flatten_single_part(message: EmailMessage) -> bytes:
+    """What ``BytesGenerator`` writes for a single-part message whose every header was set
+    with ``set_raw`` and whose payload is an encoded str: each stored line, CRLF-ended."""
+    linesep = message.policy.linesep
+    head = "".join(
+        f"{name}: {linesep.join(value.splitlines())}{linesep}" for name, value in message.raw_items()
+    )
+    text = head + linesep + linesep.join(message.get_payload().splitlines()) + linesep
+    return text.encode("utf-8" if message.policy.utf8 else "ascii")
+
+
 def header_value(policy: EmailPolicy, name: str, value: str) -> str:
     """``value`` folded and encoded as ``message[name] = value`` would emit it."""
     if len(name) + 2 + len(value) <= MAX_LINE and value.isascii() and "=?" not in value:

@@ -98,3 +98,31 @@ def test_a_simple_mailbox_splits_as_the_header_parser_splits_it(text):
             return "refused"
 
     assert outcome(split_name_addr) == outcome(parse_name_addr)
+
+
+requests = st.fixed_dictionaries(
+    {"to": st.lists(st.sampled_from(["a@example.org", "Zoë Ä <z@example.org>", "ü@example.org",
+                                     "Ada Lovelace <ada@example.net>"]), min_size=1, max_size=3),
+     "subject": header_text, "body": body_text},
+    optional={"html": st.booleans(), "from": st.sampled_from(["Site <s@example.org>", "s@example.org"]),
+              "headers": st.dictionaries(st.sampled_from(["X-Campaign", "Comments"]), header_text, max_size=2),
+              "tags": st.lists(st.sampled_from(["a", "contact-form"]), max_size=2, unique=True)},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=requests)
+def test_the_bytes_written_at_build_time_are_what_the_generator_writes(body):
+    from marshmallow import ValidationError
+
+    from dinky_falcon.addresses import parse_mailbox
+    from dinky_falcon.message import MessageBuilder
+    from dinky_falcon.schemas import SendSchema
+
+    try:
+        request = SendSchema().load(body)
+    except ValidationError:
+        return
+    message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)
+    assert message.wire is not None
+    assert message.wire == EmailMessage.as_bytes(message)
