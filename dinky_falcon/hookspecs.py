@@ -34,6 +34,8 @@ def register_transports(register):
       when the message is durably accepted; raise ``dinky_falcon.TransportError(text,
       temporary=...)`` otherwise. Waitress serves requests on several threads, so ``send``
       may run concurrently.
+      ``message.as_bytes()`` is its wire form, CRLF line ends: unless a before_send hook is
+      registered it returns the bytes written when the message was built, without flattening.
     - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;
       return a short text of what was checked, raise TransportError when it is not ready.
     - ``diagnose(report)`` (optional): for ``dinky-mail check``, test the way to the upstream

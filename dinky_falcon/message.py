@@ -119,8 +119,10 @@ class MessageBuilder:
                 text = html_to_text(html)
         if not request.attachments and (text is None or html is None):
             # One part, by far the most common message: written without the email package.
-            set_text_body(message, html if text is None else text, "plain" if html is None else "html")
-            message.wire = flatten_single_part(message)
+            payload = set_text_body(
+                message, html if text is None else text, "plain" if html is None else "html"
+            )
+            message.wire = flatten_single_part(message, payload)
             return
         if text is not None:
             message.set_content(text, cte=_text_cte(text))

@@ -32,14 +32,17 @@ class BuiltMessage(EmailMessage):
         return super().as_bytes(unixfrom, policy)
 
 
-def flatten_single_part(message: EmailMessage) -> bytes:
+def flatten_single_part(message: EmailMessage, payload: str) -> bytes:
     """What ``BytesGenerator`` writes for a single-part message whose every header was set
-    with ``set_raw`` and whose payload is an encoded str: each stored line, CRLF-ended."""
+    with ``set_raw`` and whose payload is ``payload`` (encoded): each line, CRLF-ended.
+
+    ``payload`` is passed in because ``get_payload()`` parses Content-Transfer-Encoding.
+    """
     linesep = message.policy.linesep
     head = "".join(
         f"{name}: {linesep.join(value.splitlines())}{linesep}" for name, value in message.raw_items()
     )
-    text = head + linesep + linesep.join(message.get_payload().splitlines()) + linesep
+    text = head + linesep + linesep.join(payload.splitlines()) + linesep
     return text.encode("utf-8" if message.policy.utf8 else "ascii")
 
 
@@ -52,8 +55,8 @@ def header_value(policy: EmailPolicy, name: str, value: str) -> str:
     return folded[len(name) + 2 : -len(policy.linesep)]
 
 
-def set_text_body(message: EmailMessage, text: str, subtype: str) -> None:
-    """The single ``text/<subtype>`` body of ``message``, in UTF-8.
+def set_text_body(message: EmailMessage, text: str, subtype: str) -> str:
+    """The single ``text/<subtype>`` body of ``message``, in UTF-8; returns the payload set.
 
     7bit when it is ASCII in short lines; quoted-printable otherwise, which survives any
     relay (8bit needs the server's 8BITMIME) and keeps every line under 78 characters. Line
@@ -69,3 +72,4 @@ def set_text_body(message: EmailMessage, text: str, subtype: str) -> None:
     message.set_raw("Content-Transfer-Encoding", cte)
     message.set_raw("MIME-Version", "1.0")
     message.set_payload(payload)
+    return payload
