@@ -33,26 +33,26 @@ class BuiltMessage(EmailMessage):
 
 
 def flatten_single_part(message: EmailMessage, payload: str) -> bytes:
-    """What ``BytesGenerator`` writes for a single-part message whose every header was set
-    with ``set_raw`` and whose payload is ``payload`` (encoded): each line, CRLF-ended.
+    """What ``BytesGenerator`` writes for a single-part message whose payload is ``payload``
+    (encoded text): each header folded by the policy, the payload's lines CRLF-ended.
 
     ``payload`` is passed in because ``get_payload()`` parses Content-Transfer-Encoding.
     """
-    linesep = message.policy.linesep
-    head = "".join(
-        f"{name}: {linesep.join(value.splitlines())}{linesep}" for name, value in message.raw_items()
-    )
-    text = head + linesep + linesep.join(payload.splitlines()) + linesep
-    return text.encode("utf-8" if message.policy.utf8 else "ascii")
+    policy = message.policy
+    head = b"".join(policy.fold_binary(name, value) for name, value in message.raw_items())
+    linesep = policy.linesep.encode("ascii")
+    # bytes.splitlines: CR, LF and CRLF only, as the generator splits (str's also splits \x1e).
+    return head + linesep + linesep.join(payload.encode("ascii").splitlines()) + linesep
 
 
-def header_value(policy: EmailPolicy, name: str, value: str) -> str:
-    """``value`` folded and encoded as ``message[name] = value`` would emit it."""
+def header_value(policy: EmailPolicy, name: str, value: str):
+    """What ``message.set_raw(name, ...)`` needs to emit ``value`` as ``message[name] = value``
+    would: the text itself when it is one plain line, else the email package's header object
+    (folded and encoded when the message is flattened)."""
     if len(name) + 2 + len(value) <= MAX_LINE and value.isascii() and "=?" not in value:
         if value == value.strip() and "  " not in value and "\t" not in value:
             return value  # one plain line: the email package emits it unchanged
-    folded = policy.header_factory(name, value).fold(policy=policy)
-    return folded[len(name) + 2 : -len(policy.linesep)]
+    return policy.header_factory(name, value)
 
 
 def set_text_body(message: EmailMessage, text: str, subtype: str) -> str:

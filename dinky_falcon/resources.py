@@ -73,7 +73,10 @@ def read_json(req: falcon.Request, limit: int):
         raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
     if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
         raise ApiError(
-            falcon.HTTP_400, "Malformed JSON", "The body contains an unpaired UTF-16 surrogate."
+            falcon.HTTP_400,
+            "Malformed JSON",
+            "The body is not valid JSON: an unpaired \\uD800-\\uDFFF escape (one without its pair) "
+            "is no character.",
         )
     return document
 
@@ -108,8 +111,11 @@ class SendResource:
         request = self.schema.load(document)
         if key is None:
             resp.media = self.send(request, req.context.api_key)
-            return
-        fp = fingerprint(document)
+        else:
+            self.send_once(key, fingerprint(document), request, req.context.api_key, resp)
+
+    def send_once(self, key: str, fp: str, request, api_key, resp: falcon.Response) -> None:
+        """Send under an Idempotency-Key: replay, refuse (422/409), or send and remember."""
         claim = self.idempotency.claim(key, fp)
         if claim.outcome is Outcome.REPLAY:
             resp.status = falcon.code_to_http_status(claim.answer.status)
@@ -129,7 +135,7 @@ class SendResource:
             )
         else:
             try:
-                body = self.send(request, req.context.api_key)
+                body = self.send(request, api_key)
             except BaseException:
                 # Nothing was sent: a retry may send. The caller is told of the send's error.
                 self._settle(self.idempotency.release, key, fp)

@@ -306,3 +306,32 @@ def test_bad_tags_are_a_422(client_and_sent, tags, fragment):
     result = client.simulate_post("/send", json=dict(SEED_REQUEST, tags=tags))
     assert result.status_code == 422
     assert fragment in json.dumps(result.json["details"]["tags"]).lower()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"subject": "x\ud800"},
+        {"body": "\udfff"},
+        {"headers": {"X-A": "\ud800"}},
+        {"to": {"name": "A\udc00", "email": "a@example.org"}},
+        {"attachments": [{"filename": "a\ud800.txt", "content": "YQ=="}]},
+        {"sender_name": "\ud800"},
+    ],
+)
+def test_a_lone_surrogate_escape_is_a_400_not_a_500(make_client, fields):
+    client, _ = make_client(MAIL_TRANSPORT="file")  # the file sink writes the message out
+    result = client.simulate_post(
+        "/send", body=json.dumps(dict(SEED_REQUEST, **fields)), content_type="application/json"
+    )
+    assert result.status_code == 400
+    assert "without its pair" in result.json["details"]
+
+
+def test_an_escaped_surrogate_pair_is_one_character(make_client, tmp_path):
+    client, _ = make_client(MAIL_TRANSPORT="file")
+    raw = json.dumps(dict(SEED_REQUEST, subject="smile \U0001f600", body="a literal \\ud800"))
+    assert "\\ud83d\\ude00" in raw
+    assert client.simulate_post("/send", body=raw, content_type="application/json").status_code == 200
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    assert b"\\ud800" in eml.read_bytes()

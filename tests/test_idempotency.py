@@ -298,3 +298,12 @@ def test_an_unreachable_store_is_a_503_and_nothing_is_sent(make_client):
     assert result.headers["Retry-After"] == "30"
     assert mailer.transports[0][1].sent == []
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
+
+
+def test_browsers_may_read_the_replay_marker(make_client):
+    client, _ = make_client(ALLOWED_HOSTS="shop.example.org")
+    origin = {"Origin": "https://shop.example.org", "Idempotency-Key": "k"}
+    client.simulate_post("/send", json=SEED_REQUEST, headers=origin)
+    replay = client.simulate_post("/send", json=SEED_REQUEST, headers=origin)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert "idempotent-replayed" in replay.headers["Access-Control-Expose-Headers"].lower()

@@ -126,3 +126,14 @@ def test_the_bytes_written_at_build_time_are_what_the_generator_writes(body):
     message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)
     assert message.wire is not None
     assert message.wire == EmailMessage.as_bytes(message)
+
+
+def test_control_characters_that_str_splitlines_breaks_on_stay_inside_their_line():
+    from dinky_falcon.addresses import parse_mailbox
+    from dinky_falcon.message import MessageBuilder
+    from dinky_falcon.schemas import SendSchema
+
+    request = SendSchema().load({"to": "a@example.org", "subject": "x", "body": "a\x1eb\x0cc\x1cd\n"})
+    message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)
+    assert message.wire == EmailMessage.as_bytes(message)
+    assert message.wire.endswith(b"\r\n\r\na\x1eb\x0cc\x1cd\r\n")

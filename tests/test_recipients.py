@@ -112,6 +112,17 @@ def test_sender_name_names_default_from(client_and_sent, smtp_server):
     assert message["From"].addresses[0].display_name == "Contact form of example.org"
 
 
+def test_from_may_be_a_name_and_email_object(client_and_sent, smtp_server):
+    client, sent = client_and_sent
+    sender = {"name": "Boutique Éléonore", "email": "shop@example.org"}
+    received, message = send_and_receive(client, sent, smtp_server, dict(SEED_REQUEST, **{"from": sender}))
+    assert received.mail_from == "shop@example.org"
+    assert (message["From"].addresses[0].display_name, message["From"].addresses[0].addr_spec) == (
+        "Boutique Éléonore",
+        "shop@example.org",
+    )
+
+
 def test_a_message_without_the_new_fields_has_none_of_their_headers(client_and_sent, smtp_server):
     client, sent = client_and_sent
     _, message = send_and_receive(client, sent, smtp_server, SEED_REQUEST)
