@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import http.client
 import json
 import logging
@@ -66,6 +67,7 @@ class Server:
         self.process = subprocess.Popen(
             args, cwd=self.workdir, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=open(self.workdir / "server.log", "ab"),
+            preexec_fn=_die_with_parent,
         )
         deadline = started + 20
         while time.perf_counter() < deadline:
@@ -106,6 +108,11 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the bench dies, even by SIGKILL (Linux's PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -290,6 +297,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="2 s per run, print JSON, write nothing")
     options = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: every finally block stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if shutil.which("wrk") is None:
         print("bench: wrk is missing; install it with: apt-get install wrk", file=sys.stderr)
         return 2
