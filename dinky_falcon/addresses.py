@@ -14,6 +14,11 @@ from email_validator import EmailNotValidError, validate_email
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# "Ada Lovelace <ada@example.org>": a phrase of atoms, one space apart, and a dot-atom address.
+_SIMPLE_NAME_ADDR = re.compile(
+    rf"(?P<name>{_ATEXT}(?: {_ATEXT})*) <(?P<spec>{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
+)
 _ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # needs no quotes (RFC 5322)
 # RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
@@ -54,6 +59,32 @@ def needs_smtputf8(address: Address) -> bool:
     return not address.username.isascii()
 
 
+def split_name_addr(text: str) -> tuple[str, str]:
+    """``Name <a@example.org>`` -> (display name, addr-spec), as RFC 5322's parser reads it."""
+    simple = _SIMPLE_NAME_ADDR.fullmatch(text)
+    if simple and "=?" not in simple["name"]:
+        # Atoms and a dot-atom address: what the parser would find, without its ~0.2 ms.
+        return simple["name"], simple["spec"]
+    return parse_name_addr(text)
+
+
+def parse_name_addr(text: str) -> tuple[str, str]:
+    """split_name_addr() by the email package's header parser, for any input."""
+    try:
+        header = default_policy.header_factory("to", text)
+        groups = header.groups
+    except Exception:  # noqa: BLE001 - the parser raises IndexError and more on bad input
+        raise AddressError("is not a single valid email address") from None
+    # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
+    defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+    if defects or len(groups) != 1 or groups[0].display_name is not None:
+        raise AddressError("is not a single valid email address")
+    (mailbox,) = groups[0].addresses or (None,)
+    if mailbox is None:
+        raise AddressError("is not a single valid email address")
+    return mailbox.display_name, mailbox.addr_spec
+
+
 def parse_mailbox(text: str) -> Address:
     """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError.
 
@@ -68,19 +99,7 @@ def parse_mailbox(text: str) -> Address:
     name = ""
     spec = text
     if _NEEDS_HEADER_PARSER.search(text):
-        try:
-            header = default_policy.header_factory("to", text)
-        except Exception:  # noqa: BLE001 - the parser raises IndexError and more on bad input
-            raise AddressError("is not a single valid email address") from None
-        groups = header.groups
-        # A non-ASCII local part is a "defect" to RFC 5322 only; SMTPUTF8 carries it.
-        defects = [d for d in header.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
-        if defects or len(groups) != 1 or groups[0].display_name is not None:
-            raise AddressError("is not a single valid email address")
-        (mailbox,) = groups[0].addresses or (None,)
-        if mailbox is None:
-            raise AddressError("is not a single valid email address")
-        name, spec = mailbox.display_name, mailbox.addr_spec
+        name, spec = split_name_addr(text)
         if len(name) > MAX_DISPLAY_NAME:
             raise AddressError(f"the display name is over {MAX_DISPLAY_NAME} characters")
     try:

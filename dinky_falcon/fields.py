@@ -17,6 +17,8 @@ from marshmallow import ValidationError, fields, validate
 from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 
 MAX_NAME_LENGTH = 200
+# An address with its display name. The email package folds a long name in quadratic time.
+MAX_MAILBOX_LENGTH = 512
 
 # OpenAPI patterns (ECMA-262) for what the validators below refuse, so that a client or a
 # test generator reading /openapi.json knows it too.
@@ -74,6 +76,16 @@ def single_line(value: str) -> None:
         raise ValidationError("Must not contain line breaks or control characters.")
 
 
+class HeaderText(fields.String):
+    """One header line: no line breaks or control characters; outer white space dropped,
+    as a mail client would show it."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        single_line(text)
+        return text.strip()
+
+
 class Mailbox(fields.Field):
     """One address: ``a@example.org``, ``Name <a@example.org>`` or ``{"name", "email"}``."""
 
@@ -92,6 +104,8 @@ class Mailbox(fields.Field):
         return self._parse(value)
 
     def _parse(self, text: str) -> Address:
+        if len(text) > MAX_MAILBOX_LENGTH:
+            raise self.make_error("invalid", reason=f"longer than {MAX_MAILBOX_LENGTH} characters")
         try:
             return parse_mailbox(text)
         except AddressError as exc:

@@ -34,6 +34,8 @@ def register_transports(register):
       when the message is durably accepted; raise ``dinky_falcon.TransportError(text,
       temporary=...)`` otherwise. Waitress serves requests on several threads, so ``send``
       may run concurrently.
+      ``message.as_bytes()`` is its wire form, CRLF line ends: unless a before_send hook is
+      registered it returns the bytes written when the message was built, without flattening.
     - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;
       return a short text of what was checked, raise TransportError when it is not ready.
     - ``diagnose(report)`` (optional): for ``dinky-mail check``, test the way to the upstream
@@ -51,7 +53,7 @@ def before_send(message, envelope, settings):
     """Called for every message after it is built and before a transport sees it.
 
     ``message`` is the ``email.message.EmailMessage``, ``envelope`` the
-    ``dinky_falcon.Envelope`` (``sender``, ``recipients``; ``envelope.tags`` holds the
+    ``dinky_falcon.Envelope`` (``sender``, ``recipients``, ``smtputf8``, and ``tags``: the
     request's ``tags``, for logging and metrics), ``settings`` the service's Settings. May
     change ``message`` in place: add a header, a footer, a signature. Raise
     ``dinky_falcon.MessageRefused(reason)`` to refuse it: the caller gets 403 with the reason

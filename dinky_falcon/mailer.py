@@ -10,7 +10,7 @@ import pluggy
 
 from .addresses import parse_mailbox
 from .errors import MessageRefused, PluginError, TransportError
-from .message import Envelope, MessageBuilder
+from .message import Envelope, MessageBuilder, message_id
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
 from .settings import Settings
@@ -91,7 +91,7 @@ class Mailer:
                 self._after_send(message, envelope, name, crash)
                 raise crash
             self._after_send(message, envelope, name, None)
-            return Delivery(message["Message-ID"], name)
+            return Delivery(message_id(message), name)
         error = failures[-1][1]
         if len(failures) > 1:
             # The caller should see why every transport failed, not only the last one.
@@ -101,6 +101,9 @@ class Mailer:
         raise error
 
     def _before_send(self, message, envelope) -> None:
+        if not self.pm.hook.before_send.get_hookimpls():
+            return
+        message.wire = None  # a hook may change the message: flatten it afresh
         try:
             self.pm.hook.before_send(message=message, envelope=envelope, settings=self.settings)
         except MessageRefused:

@@ -12,6 +12,7 @@ from email.utils import format_datetime, make_msgid
 
 from .addresses import format_address_list, needs_smtputf8
 from .html_text import html_to_text
+from .mime import BuiltMessage, flatten_single_part, header_value, set_text_body
 from .schemas import Attachment, SendRequest
 
 
@@ -33,6 +34,11 @@ class Envelope:
 # Address headers are stored pre-folded (see format_address_list): emit them as they are.
 ASCII_POLICY = SMTP.clone(refold_source="none")
 UTF8_POLICY = SMTPUTF8.clone(refold_source="none")
+
+
+def message_id(message: EmailMessage) -> str:
+    """The Message-ID as it was set: reading ``message["Message-ID"]`` parses it (~0.15 ms)."""
+    return next((str(v) for k, v in message.raw_items() if k.lower() == "message-id"), "")
 
 
 def utc_now() -> datetime:
@@ -76,23 +82,24 @@ class MessageBuilder:
             return Address(request.sender_name, self.default_from.username, self.default_from.domain)
         return self.default_from
 
-    def build(self, request: SendRequest) -> tuple[EmailMessage, Envelope]:
+    def build(self, request: SendRequest) -> tuple[BuiltMessage, Envelope]:
         sender = self.sender(request)
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
-        message = EmailMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
+        message = BuiltMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
         for name, addresses in (
             ("From", (sender,)), ("To", request.to), ("Cc", request.cc), ("Reply-To", request.reply_to)
         ):
             if addresses:
                 message.set_raw(name, format_address_list(addresses))
-        message["Subject"] = request.subject
-        message["Date"] = format_datetime(self.clock())
-        message["Message-ID"] = self.make_id()
+        policy = message.policy
+        message.set_raw("Subject", header_value(policy, "Subject", request.subject))
+        message.set_raw("Date", format_datetime(self.clock()))
+        message.set_raw("Message-ID", self.make_id())
         for name, value in request.headers:
-            message[name] = value
+            message.set_raw(name, header_value(policy, name, value))
         if request.tags:
-            message["X-Tags"] = ", ".join(request.tags)
+            message.set_raw("X-Tags", header_value(policy, "X-Tags", ", ".join(request.tags)))
         self._set_bodies(message, request)
         recipients = (*request.to, *request.cc, *request.bcc)
         envelope = Envelope(
@@ -103,13 +110,20 @@ class MessageBuilder:
         )
         return message, envelope
 
-    def _set_bodies(self, message: EmailMessage, request: SendRequest) -> None:
+    def _set_bodies(self, message: BuiltMessage, request: SendRequest) -> None:
         if request.body is not None:
             text, html = (None, request.body) if request.html else (request.body, None)
         else:
             text, html = request.text, request.html_body
             if html is not None and text is None:
                 text = html_to_text(html)
+        if not request.attachments and (text is None or html is None):
+            # One part, by far the most common message: written without the email package.
+            payload = set_text_body(
+                message, html if text is None else text, "plain" if html is None else "html"
+            )
+            message.wire = flatten_single_part(message, payload)
+            return
         if text is not None:
             message.set_content(text, cte=_text_cte(text))
         if html is not None:

@@ -75,7 +75,8 @@ def read_json(req: falcon.Request, limit: int):
         raise ApiError(
             falcon.HTTP_400,
             "Malformed JSON",
-            "The body is not valid JSON: a \\uD800-\\uDFFF escape without its pair is no character.",
+            "The body is not valid JSON: an unpaired \\uD800-\\uDFFF escape (one without its pair) "
+            "is no character.",
         )
     return document
 

@@ -18,6 +18,7 @@ from .fields import (
     MIME_TYPE,
     TAG,
     Base64Bytes,
+    HeaderText,
     HtmlOrFlag,
     Mailbox,
     MailboxList,
@@ -66,16 +67,6 @@ class SendRequest:
     attachments: tuple[Attachment, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = ()
-
-
-class HeaderText(fields.String):
-    """One header line: no line breaks or control characters; outer white space dropped,
-    as a mail client would show it."""
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        single_line(text)
-        return text.strip()
 
 
 def no_nul(value: str) -> None:

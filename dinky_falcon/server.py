@@ -45,9 +45,8 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
     idempotency = None
     try:
         idempotency = open_store(settings)
-        server = create_server(
-            settings, create_app(settings, mailer=mailer, idempotency=idempotency), host, port, threads
-        )
+        app = create_app(settings, mailer=mailer, idempotency=idempotency)
+        server = create_server(settings, app, host, port, threads)
         signal.signal(signal.SIGTERM, _stop)
         log.info(
             "listening on http://%s:%s with %d threads, transport %s",

@@ -57,6 +57,7 @@ class Settings:
     use_tls: bool = True
     tls_verify: bool = True
     smtp_timeout: float = 10.0
+    smtp_reuse_connections: bool = True
     outbox_dir: Path = Path("outbox")
     host: str = "0.0.0.0"
     port: int = 20001
@@ -330,6 +331,7 @@ class _Reader:
             use_tls=self.boolean("USE_TLS", True),
             tls_verify=self.boolean("TLS_VERIFY", True),
             smtp_timeout=self.number("SMTP_TIMEOUT", Settings.smtp_timeout, float, 0.1, 600),
+            smtp_reuse_connections=self.boolean("SMTP_REUSE_CONNECTIONS", True),
             outbox_dir=Path(self.text("OUTBOX_DIR", str(Settings.outbox_dir))),
             host=self.text("HOST", Settings.host),
             port=self.port("PORT", Settings.port),

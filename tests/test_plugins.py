@@ -120,6 +120,7 @@ def test_a_before_send_hook_may_change_the_message_and_take_fewer_arguments(clie
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
     ((message, _),) = mailer.transports[0][1].sent
     assert message.get_content() == "This is a test email\n-- \nSent from example.org\n"
+    assert b"Sent from example.org" in message.as_bytes()  # not the bytes built before the hook
 
 
 def test_before_send_gets_the_envelope_and_settings_and_after_send_the_outcome(client_with):

@@ -215,6 +215,17 @@ def test_fifty_sequential_messages_share_one_connection(make_client, postfix, sm
     assert smtp_server.connections == 1
 
 
+def test_without_connection_reuse_each_message_has_its_own_connection(
+    make_client, relay, gmail_server, trusted_ca
+):
+    client, _ = make_client(**relay, SMTP_REUSE_CONNECTIONS="no")
+    for _ in range(3):
+        assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
+    assert len(gmail_server.messages) == 3
+    assert gmail_server.connections == 3
+    assert all(message.tls and message.login for message in gmail_server.messages)
+
+
 def test_a_relay_restarted_between_two_requests_is_reconnected_transparently(
     make_client, relay, gmail_server, trusted_ca
 ):

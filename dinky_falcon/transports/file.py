@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, TransportError
 from ..hookspecs import hookimpl
+from ..message import message_id
 
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._@-]")
 
@@ -35,10 +36,10 @@ class FileTransport:
 
     def send(self, message, envelope) -> Path:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        message_id = _UNSAFE_IN_NAME.sub("_", str(message["Message-ID"] or "").strip("<>"))
-        target = self.directory / f"{stamp}-{message_id}.eml"
+        id_ = message_id(message)
+        target = self.directory / f"{stamp}-{_UNSAFE_IN_NAME.sub('_', id_.strip('<>'))}.eml"
         sidecar = {
-            "message_id": str(message["Message-ID"]),
+            "message_id": id_,
             "sender": envelope.sender,
             "recipients": list(envelope.recipients),
             "smtputf8": envelope.smtputf8,

@@ -42,7 +42,9 @@ def make_relay_transport(settings) -> SmtpTransport:
         password=settings.smtp_relay_password,
         variables="SMTP_RELAY_HOST/SMTP_RELAY_PORT",
     )
-    return SmtpTransport(endpoint, pool_size=settings.threads)
+    return SmtpTransport(
+        endpoint, pool_size=settings.threads, reuse=settings.smtp_reuse_connections
+    )
 
 
 @hookimpl

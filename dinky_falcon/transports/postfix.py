@@ -18,7 +18,9 @@ def make_postfix_transport(settings) -> SmtpTransport:
         local_hostname=settings.mail_hostname,
         context=tls_context(verify=False) if tls == OPPORTUNISTIC else None,
     )
-    return SmtpTransport(endpoint, pool_size=settings.threads)
+    return SmtpTransport(
+        endpoint, pool_size=settings.threads, reuse=settings.smtp_reuse_connections
+    )
 
 
 @hookimpl

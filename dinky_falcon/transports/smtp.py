@@ -175,10 +175,16 @@ def _noop(connection: smtplib.SMTP) -> None:
 class SmtpTransport:
     """Sends through a pool of ``pool_size`` connections to one Endpoint."""
 
-    def __init__(self, endpoint: Endpoint, pool_size: int, idle_seconds: float = IDLE_SECONDS):
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        pool_size: int,
+        idle_seconds: float = IDLE_SECONDS,
+        reuse: bool = True,
+    ):
         self.endpoint = endpoint
         self.pool = SmtpPool(
-            lambda: open_connection(endpoint), pool_size, endpoint.timeout, idle_seconds
+            lambda: open_connection(endpoint), pool_size, endpoint.timeout, idle_seconds, reuse
         )
 
     def send(self, message, envelope) -> None:

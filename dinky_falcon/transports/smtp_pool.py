@@ -34,12 +34,14 @@ class SmtpPool:
         size: int,
         wait_seconds: float,
         idle_seconds: float = IDLE_SECONDS,
+        reuse: bool = True,
     ):
         self._connect = connect
         self._size = size
         self._slots = threading.BoundedSemaphore(size)
         self._wait_seconds = wait_seconds
         self._idle_seconds = idle_seconds
+        self._reuse = reuse  # False: every connection is closed after one use
         self._idle: list[tuple[float, smtplib.SMTP]] = []  # (when it was put back, connection)
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -102,7 +104,7 @@ class SmtpPool:
         return self._connect(), False
 
     def _put_back(self, connection: smtplib.SMTP) -> None:
-        if self._closed.is_set():
+        if self._closed.is_set() or not self._reuse:
             _close(connection)
             return
         with self._lock:
