@@ -1,0 +1,61 @@
+"""parse_mailbox is memoised: the same text gives an equal Address, a bad one is refused every time."""
+
+import threading
+
+import pytest
+
+from dinky_falcon.addresses import PARSE_CACHE_SIZE, AddressError, parse_mailbox
+
+
+def test_a_cached_address_is_the_same_address():
+    first = parse_mailbox("Ada Lovelace <ada@example.org>")
+    second = parse_mailbox("Ada Lovelace <ada@example.org>")
+    assert first is second  # served from the memo
+    assert (second.display_name, second.username, second.domain) == (
+        "Ada Lovelace", "ada", "example.org"
+    )
+    assert parse_mailbox("ada@example.org") == parse_mailbox("ada@example.org")
+    assert parse_mailbox("ada@example.org").display_name == ""
+
+
+@pytest.mark.parametrize(
+    "text", ["not an address", "a@b\r\nBcc: x@example.org", "x@localhost.test", "a" * 600]
+)
+def test_a_bad_address_is_refused_every_time(text):
+    before = parse_mailbox.cache_info()
+    for _ in range(3):
+        with pytest.raises(AddressError):
+            parse_mailbox(text)
+    after = parse_mailbox.cache_info()
+    assert after.misses - before.misses == 3  # never answered from the memo
+    assert after.hits == before.hits
+
+
+def test_the_memo_is_bounded():
+    assert parse_mailbox.cache_info().maxsize == PARSE_CACHE_SIZE
+    for number in range(PARSE_CACHE_SIZE + 10):
+        parse_mailbox(f"user{number}@example.org")
+    assert parse_mailbox.cache_info().currsize <= PARSE_CACHE_SIZE
+    assert parse_mailbox("user0@example.org").addr_spec == "user0@example.org"
+
+
+def test_parsing_from_many_threads_gives_the_same_answers():
+    texts = [f"Name{n} <n{n}@example.org>" for n in range(50)] + ["bad address"] * 5
+    results, failures = [], []
+
+    def work():
+        for text in texts:
+            try:
+                address = parse_mailbox(text)
+                results.append((text, address.display_name, address.addr_spec))
+            except AddressError:
+                failures.append(text)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(failures) == 8 * 5
+    assert all(name == text.split(" <")[0] and f"<{spec}>" in text for text, name, spec in results)
+    assert len(results) == 8 * 50
