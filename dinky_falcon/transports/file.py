@@ -6,6 +6,7 @@ the message, bcc included, which no header of the ``.eml`` shows.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,7 +22,8 @@ _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._@-]")
 
 
 class FileTransport:
-    """Writes atomically: a temporary file in the same directory, fsync, rename, fsync dir."""
+    """Writes atomically: each file to a temporary file in the same directory and fsynced,
+    then both renamed (the envelope first), then the directory fsynced once for both."""
 
     def __init__(self, settings):
         self.directory = Path(settings.outbox_dir).resolve()
@@ -48,26 +50,44 @@ class FileTransport:
         try:
             # The sidecar first: whoever sees the .eml finds its envelope already there.
             self._write_atomically(
-                target.with_suffix(".envelope.json"),
-                json.dumps(sidecar, ensure_ascii=False, indent=2).encode() + b"\n",
+                (
+                    target.with_suffix(".envelope.json"),
+                    json.dumps(sidecar, ensure_ascii=False, indent=2).encode() + b"\n",
+                ),
+                (target, message.as_bytes()),
             )
-            self._write_atomically(target, message.as_bytes())
         except OSError as exc:
             raise TransportError(
                 f"the outbox directory could not be written: {exc.strerror}", temporary=True
             ) from exc
         return target
 
-    def _write_atomically(self, target: Path, data: bytes) -> None:
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+    def _write_atomically(self, *files: tuple[Path, bytes]) -> None:
+        """Each file's bytes to a temporary file, fsynced; then the renames, in the given
+        order; then one fsync of the directory, which makes all the renames durable.
+
+        Nothing is renamed before every file's content is on disk, so a failure while
+        writing leaves no file behind (and no temporary file). The renames are one
+        directory's metadata, which ext4 and XFS journal in order: after a crash
+        before the directory's fsync, the .eml is there only if its envelope is.
+        """
+        temporaries: list[str] = []
+        renamed = 0
         try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, target)
+            for _, data in files:
+                fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+                temporaries.append(temporary)
+                with os.fdopen(fd, "wb") as stream:
+                    stream.write(data)
+                    stream.flush()
+                    os.fsync(stream.fileno())
+            for (target, _), temporary in zip(files, temporaries):
+                os.replace(temporary, target)
+                renamed += 1
         except BaseException:
-            os.unlink(temporary)
+            for temporary in temporaries[renamed:]:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
             raise
         directory = os.open(self.directory, os.O_RDONLY)
         try:
