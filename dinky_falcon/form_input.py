@@ -16,7 +16,7 @@ import falcon
 from falcon.media.multipart import MultipartFormHandler
 
 from .http_errors import ApiError
-from .resources import read_json
+from .resources import read_bounded, read_json
 
 MAX_FIELDS = 100
 
@@ -44,18 +44,6 @@ class Submission:
 
 def _malformed(details: str) -> ApiError:
     return ApiError(falcon.HTTP_400, "Malformed form", details)
-
-
-def _read_bounded(req: falcon.Request, limit: int) -> bytes:
-    too_large = ApiError(
-        falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes."
-    )
-    if req.content_length is not None and req.content_length > limit:
-        raise too_large
-    raw = req.bounded_stream.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
-    return raw
 
 
 def _urlencoded(raw: bytes) -> Submission:
@@ -106,9 +94,9 @@ def read_submission(req: falcon.Request, limit: int) -> Submission:
     """The submission in the request body, or the 400/413/415/422 that says why not."""
     mimetype = (req.content_type or "").split(";", 1)[0].strip().lower()
     if mimetype == falcon.MEDIA_URLENCODED:
-        return _urlencoded(_read_bounded(req, limit))
+        return _urlencoded(read_bounded(req, limit))
     if mimetype == falcon.MEDIA_MULTIPART:
-        return _multipart(_read_bounded(req, limit), req.content_type, limit)
+        return _multipart(read_bounded(req, limit), req.content_type, limit)
     if mimetype == falcon.MEDIA_JSON:
         return _json(read_json(req, limit))
     raise ApiError(

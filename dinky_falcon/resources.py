@@ -49,6 +49,19 @@ def _reject_duplicate_keys(pairs):
     return obj
 
 
+def read_bounded(req: falcon.Request, limit: int) -> bytes:
+    """The request body, never more than ``limit`` bytes read; a 413 when it is longer."""
+    too_large = ApiError(
+        falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes."
+    )
+    if req.content_length is not None and req.content_length > limit:
+        raise too_large
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
 def read_json(req: falcon.Request, limit: int):
     """The request body as JSON, or the 415/413/400 that explains why not."""
     mimetype = (req.content_type or "").split(";", 1)[0].strip().lower()
@@ -58,14 +71,7 @@ def read_json(req: falcon.Request, limit: int):
             "Unsupported media type",
             "Send the message as JSON with 'Content-Type: application/json'.",
         )
-    too_large = ApiError(
-        falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes."
-    )
-    if req.content_length is not None and req.content_length > limit:
-        raise too_large
-    raw = req.bounded_stream.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
+    raw = read_bounded(req, limit)
     try:
         document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
     except (ValueError, RecursionError) as exc:

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+import redis
 from falcon import testing
 
 from conftest import SEED_REQUEST
@@ -21,23 +22,24 @@ from dinky_falcon.idempotency import (
 )
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
-from redis_server import RedisServer
+from redis_peer import RedisPeer
 from smtp_peer import free_port
 
 OK = Answer(200, {"success": True, "id": "<1@example.org>"})
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
+@pytest.fixture(scope="module")
+def shared_redis():
+    """One redis-server for this module's tests; redis_url empties it for each test."""
+    with RedisPeer() as peer:
+        yield peer
 
 
 @pytest.fixture
-def redis_url(redis_server):
-    redis_server.client.flushdb()
-    return redis_server.url
+def redis_url(shared_redis):
+    with redis.Redis.from_url(shared_redis.url) as client:
+        client.flushdb()
+    return shared_redis.url
 
 
 class FakeClock:
