@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from collections.abc import Callable
 from email.utils import make_msgid
 from urllib.parse import urlsplit
@@ -193,14 +194,18 @@ class FormResource:
 
     def send_once(self, form: Form, request, fp: str, resp: falcon.Response) -> dict:
         key = f"form:{form.name}:{fp}"  # fp covers the client: another visitor's text is sent
-        claim = self.idempotency.claim(key, fp)
-        if claim.outcome in (Outcome.REPLAY, Outcome.IN_PROGRESS):
-            # A second click, a reload of the POST: the first one sends (or has sent) it.
+        claim = self.claim_when_settled(key, fp)
+        if claim.outcome is Outcome.REPLAY:
+            # A second click, a reload of the POST: the first one has sent it.
             log.info("form %s: a duplicate submission was answered, not sent", form.name)
             resp.set_header(REPLAYED_HEADER, "true")
-            if claim.answer is not None:
-                return claim.answer.body
-            return {"success": True, "message": "Email is being sent", "id": None}
+            return claim.answer.body
+        if claim.outcome is Outcome.IN_PROGRESS:
+            raise ApiError(
+                falcon.HTTP_409,
+                "Submission in progress",
+                "The same message is still being sent: wait a moment before sending it again.",
+            )
         try:
             delivery = self.mailer.send(request)
         except BaseException:
@@ -210,6 +215,17 @@ class FormResource:
                 "id": delivery.message_id, "transport": delivery.transport}
         SendResource.settle(self.idempotency.complete, key, fp, Answer(200, body))
         return body
+
+    def claim_when_settled(self, key: str, fp: str):
+        """Claim the submission's key; while an identical submission is still being sent (a
+        double click), wait for its outcome rather than answer before it is known: its
+        answer if it sent, the key (and so the send) if it failed."""
+        deadline = time.monotonic() + 2 * self.settings.smtp_timeout
+        while True:
+            claim = self.idempotency.claim(key, fp)
+            if claim.outcome is not Outcome.IN_PROGRESS or time.monotonic() > deadline:
+                return claim
+            time.sleep(0.05)
 
     def answer(self, req, resp, form: Form, next_url: str, body: dict) -> None:
         if wants_json(req):

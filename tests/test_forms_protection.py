@@ -1,8 +1,11 @@
 """What guards the public forms: no API key but the Origin check, rate limits per form and
 client IP, the signed fill-time token and a captcha plugin (real waitress, a clock we move)."""
 
+import threading
+import time
+
 from conftest import parse_mail
-from dinky_falcon import MessageRefused, hookimpl
+from dinky_falcon import MessageRefused, TransportError, hookimpl
 from form_client import JSON, multipart, request, submit, urlencoded
 
 FORMS = {
@@ -126,3 +129,61 @@ def test_who_gets_json_and_who_gets_a_redirect(live_server):
     assert kind(urlencoded([("m", "2")]), {"Accept": "*/*"}) == 303  # curl
     assert kind(as_json, {"Accept": "*/*"}) == "json"
     assert kind(urlencoded([("m", "3")]), {"Accept": "text/html, application/json"}) == 303
+
+
+class GatedTransport:
+    """Holds its first send until released, then fails it as a busy relay would."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.first = True
+        self.sent = []
+
+    def send(self, message, envelope):
+        if self.first:
+            self.first = False
+            self.entered.set()
+            self.release.wait(10)
+            raise TransportError("the relay is busy", temporary=True)
+        self.sent.append(message)
+
+
+def submit_in_thread(port, answers):
+    thread = threading.Thread(target=lambda: answers.append(submit(port, "contact", HELLO, JSON)))
+    thread.start()
+    return thread
+
+
+def test_a_double_click_while_the_first_send_fails_is_sent_not_answered_blindly(live_server):
+    server = live_server(**FORMS)
+    gate = GatedTransport()
+    server.mailer.transports = [("gated", gate)]
+    first, second = [], []
+    first_thread = submit_in_thread(server.port, first)
+    assert gate.entered.wait(10)
+    second_thread = submit_in_thread(server.port, second)
+    time.sleep(0.3)  # the second now waits for the first's outcome
+    assert second == []
+    gate.release.set()
+    first_thread.join(10)
+    second_thread.join(10)
+    assert first[0].status == 503
+    assert second[0].status == 200
+    assert second[0].json["id"] == gate.sent[0]["Message-ID"]
+    assert len(gate.sent) == 1
+
+
+def test_a_double_click_gets_a_409_when_the_first_send_outlasts_the_wait(live_server):
+    server = live_server(SMTP_TIMEOUT="0.2", **FORMS)
+    gate = GatedTransport()
+    server.mailer.transports = [("gated", gate)]
+    first = []
+    first_thread = submit_in_thread(server.port, first)
+    assert gate.entered.wait(10)
+    waiting = submit(server.port, "contact", HELLO, JSON)
+    assert waiting.status == 409
+    assert waiting.json["error"] == "Submission in progress"
+    gate.release.set()
+    first_thread.join(10)
+    assert gate.sent == []
