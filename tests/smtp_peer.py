@@ -1,6 +1,7 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, plain or as a Gmail stand-in.
 
-``SmtpPeer()`` accepts anything (``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
+``SmtpPeer()`` accepts anything and offers PIPELINING, as Postfix and Gmail do
+(``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8, ``pipelining=False`` withholds PIPELINING); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
 offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
 answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
 recorded, so tests can assert on delivery and on connection reuse. ``idle_timeout`` and
@@ -45,8 +46,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 class _Handler:
     def __init__(self, peer: SmtpPeer):
         self.peer = peer
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.peer.pipelining:
+            return responses[:-1] + ["250-PIPELINING", responses[-1]]
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if self.peer.rcpt_reply:
+        if self.peer.rcpt_reply and (
+            not self.peer.refused_recipients or address in self.peer.refused_recipients
+        ):
             return self.peer.rcpt_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -71,6 +81,19 @@ class _Handler:
         return "250 2.0.0 OK queued"
 
 
+class _RecordingSMTP(SMTP):
+    """aiosmtpd's session, keeping each chunk the client's writes arrived in."""
+
+    def __init__(self, peer: SmtpPeer, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.peer = peer
+
+    def data_received(self, data: bytes) -> None:
+        with self.peer.lock:
+            self.peer.chunks.append(data)
+        super().data_received(data)
+
+
 class _Controller(Controller):
     def __init__(self, peer: SmtpPeer, **kwargs):
         super().__init__(_Handler(peer), **kwargs)
@@ -80,7 +103,7 @@ class _Controller(Controller):
     def factory(self):
         with self.peer.lock:
             self.peer.connections += 1
-        session = SMTP(self.handler, **self.SMTP_kwargs)
+        session = _RecordingSMTP(self.peer, self.handler, **self.SMTP_kwargs)
         self.sessions.append(session)
         return session
 
@@ -104,13 +127,17 @@ class SmtpPeer:
         idle_timeout: float | None = None,
         implicit_tls: bool = False,
         smtputf8: bool = False,
+        pipelining: bool = True,
     ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
         self.username, self.password = username, password
         self.messages: list[Received] = []
         self.connections = 0
+        self.pipelining = pipelining
+        self.chunks: list[bytes] = []  # what arrived from clients, one entry per read
         self.rcpt_reply: str | None = None  # e.g. "450 4.2.1 try later" to refuse recipients
+        self.refused_recipients: set[str] = set()  # only these get rcpt_reply (empty: all)
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
         self.hang_up_after_data = False  # keep the message, lose the 250 on the way back
         self.lock = threading.Lock()

@@ -373,10 +373,11 @@ def test_ready_is_degraded_when_failover_still_delivers(make_client, relay, trus
     assert [t["ready"] for t in result.json["transports"]] == [False, True]
 
 
-def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(make_client):
-    from smtp_peer import SmtpPeer
-
-    with SmtpPeer(smtputf8=True) as peer:
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(
+    make_client, pipelining
+):
+    with SmtpPeer(smtputf8=True, pipelining=pipelining) as peer:
         client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
         result = client.simulate_post("/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"})
         assert result.status_code == 200, result.json
@@ -396,3 +397,69 @@ def test_a_non_ascii_local_part_is_a_502_when_the_server_lacks_smtputf8(make_cli
     assert smtp_server.messages == []
     ascii_result = client.simulate_post("/send", json={"to": "jurgen@example.org", "subject": "Hi", "body": "x"})
     assert ascii_result.status_code == 200  # the same pooled connection still works
+
+
+TWO_RECIPIENTS = dict(SEED_REQUEST, to=["a@example.org", "b@example.org"])
+
+
+def _envelope_chunk(peer: SmtpPeer) -> bytes:
+    (chunk,) = [c.upper() for c in peer.chunks if b"MAIL FROM:" in c.upper()]
+    return chunk
+
+
+def test_the_envelope_is_pipelined_in_one_write_when_the_server_offers_it(make_client, smtp_server):
+    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
+                            SMTP_PORT=str(smtp_server.port))
+    assert client.simulate_post("/send", json=TWO_RECIPIENTS).status_code == 200
+    assert _envelope_chunk(smtp_server).endswith(
+        b"RCPT TO:<A@EXAMPLE.ORG>\r\nRCPT TO:<B@EXAMPLE.ORG>\r\nDATA\r\n"
+    )
+    (received,) = smtp_server.messages
+    assert received.rcpt_tos == ("a@example.org", "b@example.org")
+
+
+def test_without_pipelining_each_command_waits_for_its_reply(make_client):
+    with SmtpPeer(pipelining=False) as peer:
+        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        assert client.simulate_post("/send", json=TWO_RECIPIENTS).status_code == 200
+        assert b"RCPT" not in _envelope_chunk(peer)
+        assert [c.upper() for c in peer.chunks if c.upper().startswith(b"RCPT")] == [
+            b"RCPT TO:<A@EXAMPLE.ORG>\r\n", b"RCPT TO:<B@EXAMPLE.ORG>\r\n"
+        ]
+        assert peer.messages[0].rcpt_tos == ("a@example.org", "b@example.org")
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_a_message_one_recipient_refused_reaches_nobody(make_client, pipelining):
+    """With PIPELINING, DATA was already accepted for the other recipient when the refusal is
+    read: the client must hang up rather than finish the message."""
+    with SmtpPeer(pipelining=pipelining) as peer:
+        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        peer.rcpt_reply, peer.refused_recipients = "550 5.1.1 No such user", {"b@example.org"}
+        result = client.simulate_post("/send", json=TWO_RECIPIENTS)
+        assert result.status_code == 502
+        assert result.json["details"] == (
+            f"{peer.host}:{peer.port} refused the recipient(s) b@example.org "
+            "(550 5.1.1 No such user); nothing was sent."
+        )
+        if pipelining:
+            # After DATA's 354, anything but hanging up (a RSET, say) would be message text.
+            assert not any(b"RSET" in chunk.upper() for chunk in peer.chunks)
+        peer.refused_recipients = set()
+        peer.rcpt_reply = None
+        assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
+        (received,) = peer.messages
+        assert received.rcpt_tos == ("recipient@example.org",)
+        # Hanging up dropped the pipelined connection; a refusal before DATA is cleared by RSET.
+        assert peer.connections == (2 if pipelining else 1)
+
+
+def test_lines_that_start_with_a_dot_arrive_unchanged(make_client, smtp_server):
+    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
+                            SMTP_PORT=str(smtp_server.port))
+    body = ".\n.. two dots\n.end"
+    assert client.simulate_post("/send", json=dict(SEED_REQUEST, body=body)).status_code == 200
+    (received,) = smtp_server.messages
+    assert b"\r\n.. two dots\r\n" in received.data  # as written, not encoded away
+    delivered = message_from_bytes(received.data).get_payload(decode=True).decode()
+    assert delivered.replace("\r\n", "\n") == body + "\n"

@@ -7,6 +7,7 @@ connections and turns every failure into a TransportError a person can act on.
 from __future__ import annotations
 
 import ipaddress
+import re
 import smtplib
 import socket
 import ssl
@@ -139,28 +140,79 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, sm
             connection.ehlo_or_helo_if_needed()
         if not connection.has_extn("smtputf8"):
             raise SmtpUtf8Missing()
-        options = ("SMTPUTF8",)  # smtplib then speaks UTF-8 for MAIL and RCPT
-    try:
-        code, reply = connection.mail(sender, options)
-    except smtplib.SMTPServerDisconnected as exc:
-        raise StaleConnection(str(exc)) from exc
-    if code == 421:
-        raise StaleConnection(_text(reply))
-    if code != 250:
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused = {}
-    for recipient in recipients:
-        code, reply = connection.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, reply)
+        options = ("SMTPUTF8",)
+    if connection.has_extn("pipelining"):
+        mail, rcpts, go_ahead = _envelope_pipelined(connection, sender, recipients, options)
+    else:
+        mail, rcpts, go_ahead = _envelope_stepwise(connection, sender, recipients, options)
+    refused = {r: reply for r, reply in zip(recipients, rcpts) if reply[0] not in (250, 251)}
+    if go_ahead is not None and go_ahead[0] == 354 and (mail[0] != 250 or refused):
+        # The server waits for the message, and a "." would deliver it to the recipients it
+        # accepted. Hanging up is the only way out of DATA: the transaction is dropped.
+        connection.close()
+    if mail[0] != 250:
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
     if refused:
         raise smtplib.SMTPRecipientsRefused(refused)
+    if go_ahead[0] != 354:
+        raise smtplib.SMTPDataError(*go_ahead)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
     try:
-        code, reply = connection.data(data)
+        connection.send(_DOT_AT_LINE_START.sub(b"..", data) + b".\r\n")
+        code, reply = connection.getreply()
     except smtplib.SMTPServerDisconnected as exc:
         raise OutcomeUnknown(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+
+
+# The message's lines end in CRLF (the builders write them so); a line that starts with "."
+# gets another one (RFC 5321 4.5.2), as smtplib's data() does.
+_DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)
+
+
+def _envelope_pipelined(connection: smtplib.SMTP, sender: str, recipients, options):
+    """MAIL, every RCPT and DATA in one write, then their replies in order (RFC 2920).
+
+    Two round trips fewer per message than one command at a time, and for each recipient one
+    more; this is how the Postfix relay and Gmail are spoken to, both offering PIPELINING.
+    """
+    # smtplib keeps the encoding for the commands on the connection (rset() restores ASCII).
+    connection.command_encoding = "utf-8" if options else "ascii"
+    extra = "".join(f" {option}" for option in options)
+    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{extra}\r\n"]
+    commands += [f"RCPT TO:{smtplib.quoteaddr(r)}\r\n" for r in recipients]
+    try:
+        connection.send("".join(commands) + "DATA\r\n")
+        mail = _mail_reply(connection.getreply)
+    except smtplib.SMTPServerDisconnected as exc:
+        raise StaleConnection(str(exc)) from exc  # nothing was accepted: safe to redo
+    rcpts = [connection.getreply() for _ in recipients]
+    return mail, rcpts, connection.getreply()
+
+
+def _mail_reply(read) -> tuple[int, bytes]:
+    """The reply to MAIL; a 421 there is a server closing a session that carried nothing."""
+    code, reply = read()
+    if code == 421:
+        raise StaleConnection(_text(reply))
+    return code, reply
+
+
+def _envelope_stepwise(connection: smtplib.SMTP, sender: str, recipients, options):
+    """MAIL, RCPT and DATA one at a time, for a server without PIPELINING; DATA's reply is
+    None when a refusal came first and DATA was not sent."""
+    try:
+        mail = _mail_reply(lambda: connection.mail(sender, options))  # SMTPUTF8: UTF-8
+    except smtplib.SMTPServerDisconnected as exc:
+        raise StaleConnection(str(exc)) from exc
+    if mail[0] != 250:
+        return mail, [], None
+    rcpts = [connection.rcpt(recipient) for recipient in recipients]
+    if any(code not in (250, 251) for code, _ in rcpts):
+        return mail, rcpts, None
+    return mail, rcpts, connection.docmd("DATA")
 
 
 def _noop(connection: smtplib.SMTP) -> None:
