@@ -39,10 +39,19 @@ def flatten_single_part(message: EmailMessage, payload: str) -> bytes:
     ``payload`` is passed in because ``get_payload()`` parses Content-Transfer-Encoding.
     """
     policy = message.policy
-    head = b"".join(policy.fold_binary(name, value) for name, value in message.raw_items())
     linesep = policy.linesep.encode("ascii")
+    head = b"".join(_folded(policy, name, value, linesep) for name, value in message.raw_items())
     # bytes.splitlines: CR, LF and CRLF only, as the generator splits (str's also splits \x1e).
     return head + linesep + linesep.join(payload.encode("ascii").splitlines()) + linesep
+
+
+def _folded(policy: EmailPolicy, name: str, value, linesep: bytes) -> bytes:
+    """``policy.fold_binary(name, value)``, without its work for a plain one-line text."""
+    if type(value) is str and len(name) + 2 + len(value) <= MAX_LINE:
+        line = f"{name}: {value}"
+        if line.isascii() and "\r" not in line and "\n" not in line:
+            return line.encode("ascii") + linesep
+    return policy.fold_binary(name, value)
 
 
 def header_value(policy: EmailPolicy, name: str, value: str):
