@@ -70,17 +70,19 @@ class FileTransport:
         writing leaves no file behind (and no temporary file). The renames are one
         directory's metadata, which ext4 and XFS journal in order: after a crash
         before the directory's fsync, the .eml is there only if its envelope is.
+
+        Only the system calls this needs, thirteen per message: under load every one of
+        them hands the GIL to another thread and back, and Python's file objects and
+        tempfile would add as many again (fstat, ioctl, lseek, random names).
         """
         temporaries: list[str] = []
         renamed = 0
         try:
-            for _, data in files:
-                fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
+            for target, data in files:
+                # The target's name is unique (time and Message-ID); O_EXCL makes sure.
+                temporary = f"{target.parent}/.{target.name}.tmp"
+                _write_durably(temporary, data)
                 temporaries.append(temporary)
-                with os.fdopen(fd, "wb") as stream:
-                    stream.write(data)
-                    stream.flush()
-                    os.fsync(stream.fileno())
             for (target, _), temporary in zip(files, temporaries):
                 os.replace(temporary, target)
                 renamed += 1
@@ -89,7 +91,7 @@ class FileTransport:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temporary)
             raise
-        directory = os.open(self.directory, os.O_RDONLY)
+        directory = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             os.fsync(directory)
         finally:
@@ -101,6 +103,22 @@ class FileTransport:
 
     def close(self):
         pass
+
+
+def _write_durably(path: str, data: bytes) -> None:
+    """A new file (0600, not one that exists) holding ``data``, fsynced; none left on failure."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:  # one write, unless the disk is nearly full
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
 
 
 @hookimpl(trylast=True)
