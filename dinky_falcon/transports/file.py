@@ -68,8 +68,8 @@ class FileTransport:
 
         Nothing is renamed before every file's content is on disk, so a failure while
         writing leaves no file behind (and no temporary file). The renames are one
-        directory's metadata, which ext4 and XFS journal in order: after a crash
-        before the directory's fsync, the .eml is there only if its envelope is.
+        directory's metadata, which a journalling filesystem (ext4, XFS) writes in order:
+        after a crash before the directory's fsync, the .eml is there only if its envelope is.
 
         Only the system calls this needs, thirteen per message: under load every one of
         them hands the GIL to another thread and back, and Python's file objects and

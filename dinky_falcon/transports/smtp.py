@@ -175,8 +175,8 @@ _DOT_AT_LINE_START = re.compile(rb"^\.", re.MULTILINE)
 def _envelope_pipelined(connection: smtplib.SMTP, sender: str, recipients, options):
     """MAIL, every RCPT and DATA in one write, then their replies in order (RFC 2920).
 
-    Two round trips fewer per message than one command at a time, and for each recipient one
-    more; this is how the Postfix relay and Gmail are spoken to, both offering PIPELINING.
+    A message to one recipient takes two round trips instead of four, and each further
+    recipient none instead of one; Postfix and Gmail both offer PIPELINING.
     """
     # smtplib keeps the encoding for the commands on the connection (rset() restores ASCII).
     connection.command_encoding = "utf-8" if options else "ascii"
