@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import ctypes
 import http.client
+import importlib.util
 import json
 import logging
 import os
@@ -305,6 +306,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if shutil.which("wrk") is None:
         print("bench: wrk is missing; install it with: apt-get install wrk", file=sys.stderr)
+        return 2
+    if not options.quick and importlib.util.find_spec("matplotlib") is None:
+        # Checked first: RESULTS.md's new figures beside the old plot would disagree.
+        print("bench: matplotlib is missing, for results.png; install it with: "
+              ".venv/bin/pip install -e '.[bench]'", file=sys.stderr)
         return 2
     results = run(options.quick)
     if options.quick:
