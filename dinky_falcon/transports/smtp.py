@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import TransportError
+from .resolve import ResolutionTimeout, connect, resolve
 from .smtp_pool import IDLE_SECONDS, SmtpPool, StaleConnection
 
 APP_PASSWORDS_URL = "https://myaccount.google.com/apppasswords"
@@ -83,17 +84,26 @@ def _quiet(step: str) -> None:
     pass
 
 
+class _SMTP(smtplib.SMTP):
+    """smtplib's client, its connection's name lookup bounded by the timeout (resolve.py)."""
+
+    def _get_socket(self, host, port, timeout):  # smtplib's hook for making the socket
+        return connect(host, port, timeout)
+
+
+class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
+    """The same, with TLS from the first byte: SMTP_SSL wraps what _SMTP connected."""
+
+
 def open_connection(endpoint: Endpoint, report: Callable[[str], None] = _quiet) -> smtplib.SMTP:
     """Connect, EHLO, encrypt and log in as configured; ``report`` hears each step done."""
     # Given the host, the constructor connects, checks the 220 greeting and remembers the
     # name that STARTTLS verifies the certificate against.
     options = dict(timeout=endpoint.timeout, local_hostname=endpoint.local_hostname)
     if endpoint.tls == IMPLICIT:
-        connection = smtplib.SMTP_SSL(
-            endpoint.host, endpoint.port, context=endpoint.context, **options
-        )
+        connection = _SMTP_SSL(endpoint.host, endpoint.port, context=endpoint.context, **options)
     else:
-        connection = smtplib.SMTP(endpoint.host, endpoint.port, **options)
+        connection = _SMTP(endpoint.host, endpoint.port, **options)
     try:
         connection.ehlo_or_helo_if_needed()
         server_name = _text(connection.ehlo_resp or connection.helo_resp).split(" ")[0]
@@ -259,11 +269,11 @@ class SmtpTransport:
         """Each step on a new connection — DNS, TCP, SMTP, TLS, AUTH — reported as it passes."""
         endpoint = self.endpoint
         try:
-            addresses = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+            addresses = resolve(endpoint.host, endpoint.port, endpoint.timeout)
             shown = sorted({a[4][0] for a in addresses})
             report(f"DNS: {endpoint.host} is {', '.join(shown)}")
             started = time.perf_counter()
-            socket.create_connection((endpoint.host, endpoint.port), endpoint.timeout).close()
+            connect(endpoint.host, endpoint.port, endpoint.timeout).close()
             elapsed = (time.perf_counter() - started) * 1000
             report(f"TCP: {endpoint.where} accepts connections ({elapsed:.0f} ms)")
             open_connection(endpoint, report).quit()
@@ -376,6 +386,12 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
         text = (
             f"TLS with {where} failed ({exc.reason or exc}): check {port_var} (587 for "
             "STARTTLS, 465 for implicit TLS) and USE_TLS."
+        )
+        return text, True
+    if isinstance(exc, ResolutionTimeout):
+        text = (
+            f"the host name {endpoint.host} could not be resolved within {endpoint.timeout:g} s "
+            f"(SMTP_TIMEOUT): check {host_var} and that the DNS resolver answers."
         )
         return text, True
     if isinstance(exc, socket.gaierror):
