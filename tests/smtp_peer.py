@@ -1,10 +1,12 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, plain or as a Gmail stand-in.
 
 ``SmtpPeer()`` accepts anything and offers PIPELINING, as Postfix and Gmail do
-(``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8, ``pipelining=False`` withholds PIPELINING); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)``
-offers STARTTLS with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN,
-answering a bad login the way Gmail does (535 5.7.8). Every message and every connection is
-recorded, so tests can assert on delivery and on connection reuse. ``idle_timeout`` and
+(``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8, ``pipelining=False`` withholds
+PIPELINING); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS
+with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN, answering a bad
+login the way Gmail does (535 5.7.8). Every message and every connection is recorded, and
+what arrived in each read (``chunks``), so tests can assert on delivery, on connection reuse
+and on pipelining. ``idle_timeout`` and
 ``restart()`` make the server drop sessions, as real servers do. ``require_tls=False`` still
 offers STARTTLS but would take mail and logins in clear, to prove a client never falls back to
 that; ``port=`` starts a peer on a port a client was already told about (a relay coming back).
