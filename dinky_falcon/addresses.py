@@ -20,7 +20,10 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _SIMPLE_NAME_ADDR = re.compile(
     rf"(?P<name>{_ATEXT}(?: {_ATEXT})*) <(?P<spec>{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
 )
-_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")  # needs no quotes (RFC 5322)
+# Atoms separated by single spaces need no quotes (RFC 5322); readers fold any other run of
+# white space in a bare phrase to one space, so "Ada  Lovelace" is quoted to keep its two.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ATOM_PHRASE = re.compile(rf"{_ATOM}(?: {_ATOM})*")
 # RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 MAX_DISPLAY_NAME = 100  # keeps every header line far below SMTP's 998 characters

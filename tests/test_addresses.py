@@ -4,7 +4,10 @@ import threading
 
 import pytest
 
-from dinky_falcon.addresses import PARSE_CACHE_SIZE, AddressError, parse_mailbox
+from email.headerregistry import Address
+from email.policy import default
+
+from dinky_falcon.addresses import PARSE_CACHE_SIZE, AddressError, format_address_list, parse_mailbox
 
 
 def test_a_cached_address_is_the_same_address():
@@ -59,3 +62,10 @@ def test_parsing_from_many_threads_gives_the_same_answers():
     assert len(failures) == 8 * 5
     assert all(name == text.split(" <")[0] and f"<{spec}>" in text for text, name, spec in results)
     assert len(results) == 8 * 50
+
+
+@pytest.mark.parametrize("name", ["Ada Lovelace", "0  0", " Ada", "Ada ", "Ada\tLovelace", 'A "B" C'])
+def test_a_display_name_reads_back_exactly_as_given(name):
+    value = format_address_list([Address(name, "ada", "example.org")])
+    (address,) = default.header_factory("To", value).addresses
+    assert address.display_name == name
