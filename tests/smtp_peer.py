@@ -1,8 +1,8 @@
 """A real SMTP server for the tests: aiosmtpd on 127.0.0.1, plain or as a Gmail stand-in.
 
-``SmtpPeer()`` accepts anything and offers PIPELINING, as Postfix and Gmail do
-(``SmtpPeer(smtputf8=True)`` also offers SMTPUTF8, ``pipelining=False`` withholds
-PIPELINING); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS
+``SmtpPeer()`` accepts anything and offers PIPELINING and CHUNKING (BDAT, which aiosmtpd
+lacks and the peer adds), as Postfix and Gmail do (``SmtpPeer(smtputf8=True)`` also offers
+SMTPUTF8, ``pipelining=False`` and ``chunking=False`` withhold those); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS
 with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN, answering a bad
 login the way Gmail does (535 5.7.8). Every message and every connection is recorded, and
 what arrived in each read (``chunks``), so tests can assert on delivery, on connection reuse
@@ -51,9 +51,8 @@ class _Handler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
-        if self.peer.pipelining:
-            return responses[:-1] + ["250-PIPELINING", responses[-1]]
-        return responses
+        offered = ["250-PIPELINING"] * self.peer.pipelining + ["250-CHUNKING"] * self.peer.chunking
+        return responses[:-1] + offered + responses[-1:]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.peer.rcpt_reply and (
@@ -95,6 +94,30 @@ class _RecordingSMTP(SMTP):
             self.peer.chunks.append(data)
         super().data_received(data)
 
+    async def smtp_BDAT(self, arg: str) -> None:
+        """RFC 3030: ``BDAT <size> [LAST]``, then exactly <size> bytes of the message."""
+        if not self.peer.chunking:
+            await self.push('500 Error: command "BDAT" not recognized')
+            return
+        size, _, last = arg.partition(" ")
+        if not size.isdigit() or last.upper() not in ("", "LAST"):
+            await self.push("501 5.5.4 Syntax: BDAT <size> [LAST]")
+            return
+        chunk = await self._reader.readexactly(int(size))  # read, even when refused
+        if await self.check_helo_needed() or await self.check_auth_needed("BDAT"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("554 5.5.1 Error: no valid recipients")
+            return
+        self.envelope.original_content = (self.envelope.original_content or b"") + chunk
+        if not last:
+            await self.push(f"250 2.0.0 {len(chunk)} octets received")
+            return
+        self.envelope.content = self.envelope.original_content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
 
 class _Controller(Controller):
     def __init__(self, peer: SmtpPeer, **kwargs):
@@ -130,6 +153,7 @@ class SmtpPeer:
         implicit_tls: bool = False,
         smtputf8: bool = False,
         pipelining: bool = True,
+        chunking: bool = True,
     ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -137,6 +161,7 @@ class SmtpPeer:
         self.messages: list[Received] = []
         self.connections = 0
         self.pipelining = pipelining
+        self.chunking = chunking
         self.chunks: list[bytes] = []  # what arrived from clients, one entry per read
         self.rcpt_reply: str | None = None  # e.g. "450 4.2.1 try later" to refuse recipients
         self.refused_recipients: set[str] = set()  # only these get rcpt_reply (empty: all)

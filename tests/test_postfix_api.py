@@ -64,6 +64,21 @@ def test_a_posted_message_reaches_the_relay_over_tls_with_the_credentials(
     assert message.get_content() == CONTACT_FORM["body"]
 
 
+@pytest.mark.parametrize("to", ["owner@example.net", ["owner@example.net", "office@example.net"]],
+                         ids=["one recipient: BDAT", "two recipients: DATA"])
+def test_lines_that_start_with_a_dot_reach_the_relay_unchanged(gmail_server, make_postfix, api_to, to):
+    """Postfix offers CHUNKING: a message to one recipient goes with BDAT (no dot-stuffing),
+    one to two with DATA (dot-stuffed); Postfix must read both back to the same text."""
+    body = ".\n.. two dots\n.end\n"
+    answer = api_to(make_postfix(gmail_server.port)).simulate_post(
+        "/send", json=dict(CONTACT_FORM, to=to, body=body)
+    )
+    assert answer.status_code == 200, answer.json
+    (received,) = wait_for(lambda: gmail_server.messages, what="the relay to receive it")
+    assert sorted(received.rcpt_tos) == sorted([to] if isinstance(to, str) else to)
+    assert parsed(received).get_content() == body
+
+
 def test_with_the_relay_down_send_answers_200_and_the_mail_arrives_after_a_flush(
     tls_ca, make_postfix, api_to
 ):

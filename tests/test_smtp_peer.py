@@ -29,3 +29,22 @@ def test_the_gmail_peer_requires_starttls_and_auth(gmail_server, trusted_ca):
     (received,) = gmail_server.messages
     assert received.tls is True
     assert received.login == b"site@example.org"
+
+
+def test_the_peer_takes_a_message_in_bdat_chunks_as_rfc_3030_says(smtp_server):
+    with smtplib.SMTP(smtp_server.host, smtp_server.port) as client:
+        client.ehlo()
+        assert client.has_extn("chunking") and client.has_extn("pipelining")
+        client.mail("a@example.org")
+        client.send(b"BDAT 5\r\nnot r")  # without RCPT: read, then refused
+        assert client.getreply()[0] == 554
+        client.rset()
+        client.mail("a@example.org")
+        client.rcpt("b@example.org")
+        client.send(b"BDAT 12\r\nSubject: hi\r")
+        assert client.getreply() == (250, b"2.0.0 12 octets received")
+        client.send(b"BDAT 9 LAST\r\n\n\r\nbody\r\n")
+        assert client.getreply()[0] == 250
+    (received,) = smtp_server.messages
+    assert received.data == b"Subject: hi\r\n\r\nbody\r\n"
+    assert received.rcpt_tos == ("b@example.org",)

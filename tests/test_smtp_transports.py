@@ -373,11 +373,12 @@ def test_ready_is_degraded_when_failover_still_delivers(make_client, relay, trus
     assert [t["ready"] for t in result.json["transports"]] == [False, True]
 
 
-@pytest.mark.parametrize("pipelining", [True, False])
-def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(
-    make_client, pipelining
-):
-    with SmtpPeer(smtputf8=True, pipelining=pipelining) as peer:
+@pytest.mark.parametrize(
+    "offers", [{}, {"chunking": False}, {"pipelining": False, "chunking": False}],
+    ids=["bdat", "pipelined-data", "stepwise"],
+)
+def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(make_client, offers):
+    with SmtpPeer(smtputf8=True, **offers) as peer:
         client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
         result = client.simulate_post("/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"})
         assert result.status_code == 200, result.json
@@ -454,12 +455,39 @@ def test_a_message_one_recipient_refused_reaches_nobody(make_client, pipelining)
         assert peer.connections == (2 if pipelining else 1)
 
 
-def test_lines_that_start_with_a_dot_arrive_unchanged(make_client, smtp_server):
-    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
-                            SMTP_PORT=str(smtp_server.port))
-    body = ".\n.. two dots\n.end"
-    assert client.simulate_post("/send", json=dict(SEED_REQUEST, body=body)).status_code == 200
-    (received,) = smtp_server.messages
+@pytest.mark.parametrize("chunking", [True, False], ids=["bdat", "data"])
+def test_lines_that_start_with_a_dot_arrive_unchanged(make_client, chunking):
+    with SmtpPeer(chunking=chunking) as peer:
+        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        body = ".\n.. two dots\n.end"
+        assert client.simulate_post("/send", json=dict(SEED_REQUEST, body=body)).status_code == 200
+    (received,) = peer.messages
     assert b"\r\n.. two dots\r\n" in received.data  # as written, not encoded away
     delivered = message_from_bytes(received.data).get_payload(decode=True).decode()
     assert delivered.replace("\r\n", "\n") == body + "\n"
+
+
+def test_a_message_to_one_recipient_goes_in_one_write_with_bdat(make_client, smtp_server):
+    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
+                            SMTP_PORT=str(smtp_server.port))
+    assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
+    (received,) = smtp_server.messages
+    envelope = f"RCPT TO:<recipient@example.org>\r\nBDAT {len(received.data)} LAST\r\n".encode()
+    assert _envelope_chunk(smtp_server).endswith(envelope.upper() + received.data.upper())
+    assert received.rcpt_tos == ("recipient@example.org",)
+
+
+def test_a_refused_recipient_refuses_the_bdat_and_the_connection_stays_usable(make_client, smtp_server):
+    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
+                            SMTP_PORT=str(smtp_server.port))
+    smtp_server.rcpt_reply = "550 5.1.1 No such user"
+    refused = client.simulate_post("/send", json=SEED_REQUEST)
+    assert refused.status_code == 502
+    assert "refused the recipient(s) recipient@example.org (550 5.1.1 No such user)" in (
+        refused.json["details"]
+    )
+    assert smtp_server.messages == []
+    smtp_server.rcpt_reply = None
+    assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
+    assert len(smtp_server.messages) == 1
+    assert smtp_server.connections == 1  # RSET cleared the refused transaction
