@@ -26,6 +26,7 @@ _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ATOM_PHRASE = re.compile(rf"{_ATOM}(?: {_ATOM})*")
 # RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
+_WHITE_SPACE_RUN = re.compile(r"[ \t]+")
 MAX_DISPLAY_NAME = 100  # keeps every header line far below SMTP's 998 characters
 # Whole mailbox text: the standard library's address parser is slow on very long input.
 MAX_MAILBOX_LENGTH = 512
@@ -57,6 +58,13 @@ def _decodes_unsafely(word: str) -> bool:
     except Exception:  # noqa: BLE001 - any word the decoder chokes on is refused
         return True
     return _UNSAFE_IN_HEADER.search(decoded) is not None
+
+
+def tidy_display_name(name: str) -> str:
+    """Each run of spaces and tabs made one space, none at either end: the name every mail
+    reader shows (a bare phrase's white space folds), and what ``Name <a@example.org>``
+    already parses to."""
+    return _WHITE_SPACE_RUN.sub(" ", name).strip()
 
 
 def needs_smtputf8(address: Address) -> bool:

@@ -14,7 +14,7 @@ from email.headerregistry import Address
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from marshmallow import ValidationError, fields, validate
 
-from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
 
 MAX_NAME_LENGTH = 200
 # An address with its display name. The email package folds a long name in quadratic time.
@@ -125,7 +125,9 @@ class Mailbox(fields.Field):
         address = self._parse(email)
         if address.display_name:
             raise ValidationError({"email": ["Give the name in 'name', not in 'email'."]})
-        return Address(display_name=name.strip(), username=address.username, domain=address.domain)
+        return Address(
+            display_name=tidy_display_name(name), username=address.username, domain=address.domain
+        )
 
 
 class MailboxList(Mailbox):

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
-from .addresses import format_address_list, needs_smtputf8
+from .addresses import format_address_list, needs_smtputf8, tidy_display_name
 from .html_text import html_to_text
 from .mime import BuiltMessage, flatten_single_part, header_value, set_text_body
 from .schemas import Attachment, SendRequest
@@ -79,7 +79,8 @@ class MessageBuilder:
         if request.from_ is not None:
             return request.from_
         if request.sender_name:
-            return Address(request.sender_name, self.default_from.username, self.default_from.domain)
+            name = tidy_display_name(request.sender_name)
+            return Address(name, self.default_from.username, self.default_from.domain)
         return self.default_from
 
     def build(self, request: SendRequest) -> tuple[BuiltMessage, Envelope]:

@@ -69,3 +69,15 @@ def test_a_display_name_reads_back_exactly_as_given(name):
     value = format_address_list([Address(name, "ada", "example.org")])
     (address,) = default.header_factory("To", value).addresses
     assert address.display_name == name
+
+
+def test_a_run_of_spaces_in_a_name_is_one_space_whichever_form_gives_it(make_client):
+    client, mailer = make_client(MAIL_TRANSPORT="memory")
+    sent = mailer.transports[0][1].sent
+    for to in ("Ada  Lovelace <ada@example.org>", {"name": " Ada \t Lovelace ", "email": "ada@example.org"}):
+        body = {"to": to, "subject": "Hi", "body": "x", "sender_name": "The   Site"}
+        assert client.simulate_post("/send", json=body).status_code == 200
+        message, _ = sent.pop()
+        assert (message["To"].addresses[0].display_name, message["From"].addresses[0].display_name) == (
+            "Ada Lovelace", "The Site"
+        )
