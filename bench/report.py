@@ -73,8 +73,26 @@ def generated_section(results: dict) -> str:
         f"{table(results)}\n\n"
         "Targets of issue #9, all from this run:\n\n"
         f"{targets}\n\n"
+        f"{floor(results)}\n\n"
         "![requests/s and p99 per case](results.png)\n"
         f"{END}"
+    )
+
+
+def floor(results: dict) -> str:
+    """What the service costs with no transport, beside the file sink's targets."""
+    parts = []
+    for connections in (8, 32):
+        bare = _row(results, "bare falcon+waitress", connections)
+        none = _row(results, "no transport", connections)
+        parts.append(
+            f"{none['cpu_ms_per_message']:.3f} ms/message and "
+            f"{none['requests_per_s'] / bare['requests_per_s']:.2f}× bare at {connections} conns"
+        )
+    return (
+        "For scale, the service with no transport at all (bench/plugins/discard.py) costs "
+        + "; ".join(parts)
+        + ": no transport's row can be below this floor."
     )
 
 

@@ -4,7 +4,8 @@ Starts every server on 127.0.0.1 and drives it with wrk (Debian's ``wrk`` packag
 at 8 and 32 connections after a warm-up:
 
 1. bare Falcon + waitress answering a JSON POST of /send's shape (bench/bare_app.py): the ceiling;
-2. ``python -m dinky_falcon serve`` with the file sink;
+2. ``python -m dinky_falcon serve`` with the file sink, and with bench/plugins/discard.py's
+   transport that keeps nothing: the service's own floor, what every transport adds to;
 3. the same with the postfix transport into Debian's Postfix, configured by
    compose/mail-server/configure-postfix and told to discard what it accepts, beside
    Postfix's own ``smtp-source -s 8`` into the same Postfix;
@@ -243,6 +244,9 @@ def run(quick: bool) -> dict:
         bare = Server([sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)],
                       {}, workdir("bare"))
         rows += measure(bare, "bare falcon+waitress", warmup, seconds)
+        print("no transport (discard)", file=sys.stderr)
+        rows += measure(service(workdir("discard"), MAIL_TRANSPORT="discard",
+                                PLUGINS_DIR=str(BENCH / "plugins")), "no transport", warmup, seconds)
         print("file sink", file=sys.stderr)
         rows += measure(service(workdir("file"), MAIL_TRANSPORT="file"), "file sink", warmup, seconds)
 
