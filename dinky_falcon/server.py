@@ -9,6 +9,7 @@ import waitress
 
 from .app import create_app
 from .idempotency import open_store
+from .logs import written_by_one_thread
 from .mailer import Mailer
 from .settings import Settings
 
@@ -41,6 +42,11 @@ def create_server(settings: Settings, app, host: str, port: int, threads: int):
 
 
 def serve(settings: Settings, host: str, port: int, threads: int) -> None:
+    with written_by_one_thread():
+        _serve(settings, host, port, threads)
+
+
+def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
     mailer = Mailer.from_settings(settings)
     idempotency = None
     try:

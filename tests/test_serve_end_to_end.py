@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from conftest import SEED_REQUEST, parse_mail
 from service_process import ServiceProcess
@@ -59,3 +61,20 @@ def test_get_app_reads_the_environment_for_any_wsgi_host(monkeypatch, tmp_path):
         "transport": "memory",
         "plugin": "dinky_falcon.transports.memory",
     }
+
+
+def test_every_request_is_in_the_log_when_serve_stops(tmp_path):
+    """The log is written by a thread of its own (logs.written_by_one_thread): what is still
+    queued when SIGTERM arrives is written before the process ends."""
+    env = {"ENVIRONMENT": "development", "MAIL_TRANSPORT": "memory", "MAIL_DOMAIN": "example.com"}
+    with ServiceProcess(env, cwd=tmp_path) as service:
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: service.request("POST", "/send", SEED_REQUEST)[0],
+                                     range(200)))
+        assert statuses == [200] * 200
+        assert service.stop() == 0
+    deadline = time.monotonic() + 5
+    while not any(line.endswith("stopped") for line in service.log) and time.monotonic() < deadline:
+        time.sleep(0.01)  # the reader thread may still be draining the pipe
+    assert sum("POST /send 200" in line for line in service.log) == 200
+    assert service.log[-1].endswith("stopped")
