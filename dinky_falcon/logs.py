@@ -2,9 +2,8 @@
 
 import contextlib
 import logging
-import queue
+import threading
 from collections.abc import Iterator
-from logging.handlers import QueueHandler, QueueListener
 
 from .settings import Settings
 
@@ -23,27 +22,76 @@ def configure_logging(settings: Settings) -> None:
 
 
 @contextlib.contextmanager
-def written_by_one_thread() -> Iterator[None]:
-    """While serving: records go into a queue, and one thread of their own writes them.
+def written_by_one_thread(delay: float = 0.05) -> Iterator[None]:
+    """While serving: each stream handler's lines are formatted by the thread that logs them
+    and gathered in memory; a thread of their own writes what gathered, ``delay`` seconds
+    at a time, in one write.
 
     A handler writes under its lock, and the write releases the GIL: with every worker
-    thread logging a request, the others wait on that lock and on the GIL in turn. Measured
-    with 32 connections and no transport, that halved throughput (bench/RESULTS.md). The
-    logging cookbook's answer is this queue; leaving, every queued record is written.
+    thread logging a request, the others waited on that lock and on the GIL in turn, which
+    with 32 connections halved throughput. Handing each record to a writer thread instead
+    (the logging cookbook's QueueListener) woke that thread for every line, which cost as
+    much through SMTP (bench/RESULTS.md). Leaving, everything gathered is written.
     """
     root = logging.getLogger()
-    handlers = root.handlers[:]
-    records: queue.SimpleQueue = queue.SimpleQueue()
-    queued = QueueHandler(records)
-    listener = QueueListener(records, *handlers, respect_handler_level=True)
-    for handler in handlers:
+    replaced = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    batched = [_Batched(handler, delay) for handler in replaced]
+    for handler, batch in zip(replaced, batched):
         root.removeHandler(handler)
-    root.addHandler(queued)
-    listener.start()
+        root.addHandler(batch)
     try:
         yield
     finally:
-        root.removeHandler(queued)
-        listener.stop()  # after the records queued so far are written
-        for handler in handlers:
+        for handler, batch in zip(replaced, batched):
+            root.removeHandler(batch)
+            batch.close()  # writes what is left
             root.addHandler(handler)
+
+
+class _Batched(logging.Handler):
+    """A StreamHandler's lines, gathered under the lock and written by a thread of its own."""
+
+    def __init__(self, target: logging.StreamHandler, delay: float):
+        super().__init__(target.level)
+        self.setFormatter(target.formatter)
+        self.stream = target.stream
+        self.delay = delay
+        self.lines: list[str] = []
+        self.waiting = threading.Event()  # set by the first line of a batch
+        self.closing = threading.Event()
+        self.writer = threading.Thread(target=self._write_batches, name="dinky-falcon-log",
+                                       daemon=True)
+        self.writer.start()
+
+    def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
+        try:
+            self.lines.append(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging's own convention: report, never raise
+            self.handleError(record)
+            return
+        if not self.waiting.is_set():
+            self.waiting.set()
+
+    def _write_batches(self) -> None:
+        while not self.closing.is_set():
+            self.waiting.wait()
+            self.closing.wait(self.delay)  # the lines of the next ``delay`` join this batch
+            self.waiting.clear()
+            self._write()
+
+    def _write(self) -> None:
+        with self.lock:
+            lines, self.lines = self.lines, []
+        if lines:
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except Exception:  # noqa: BLE001
+                self.handleError(logging.makeLogRecord({"msg": lines[-1].rstrip()}))
+
+    def close(self) -> None:
+        self.closing.set()
+        self.waiting.set()
+        self.writer.join()
+        self._write()
+        super().close()

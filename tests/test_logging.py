@@ -3,6 +3,7 @@
 import io
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from dinky_falcon.logs import configure_logging, written_by_one_thread
@@ -20,25 +21,26 @@ def test_waitress_queue_depth_warnings_are_kept_for_debug_logs_only(make_setting
         queue.setLevel(logging.NOTSET)
 
 
-class _Recording(logging.StreamHandler):
-    """Writes to a string once ``opened`` is set (a stuck disk until then), and remembers
+class _StuckStream(io.StringIO):
+    """A stream whose writes wait until ``opened`` is set (a stuck disk), and that remembers
     which threads wrote."""
 
     def __init__(self):
-        super().__init__(io.StringIO())
+        super().__init__()
         self.threads = set()
         self.opened = threading.Event()
 
-    def emit(self, record):
+    def write(self, text):
         self.opened.wait(10)
         self.threads.add(threading.get_ident())
-        super().emit(record)
+        return super().write(text)
 
 
 def test_while_serving_a_thread_of_its_own_writes_the_log_and_nothing_is_lost(monkeypatch):
     root = logging.getLogger()
-    recording = _Recording()
-    monkeypatch.setattr(root, "handlers", [recording])
+    stream = _StuckStream()
+    handler = logging.StreamHandler(stream)
+    monkeypatch.setattr(root, "handlers", [handler])
     monkeypatch.setattr(root, "level", logging.INFO)
     log = logging.getLogger("dinky_falcon.test")
 
@@ -47,14 +49,27 @@ def test_while_serving_a_thread_of_its_own_writes_the_log_and_nothing_is_lost(mo
             log.info("worker %d line %d", worker, n)
         return threading.get_ident()
 
-    with written_by_one_thread():
+    with written_by_one_thread(delay=0.01):
         with ThreadPoolExecutor(8) as pool:
             # Every worker logs all its lines and goes on while nothing can be written.
             workers = set(pool.map(log_many, range(8)))
-        recording.opened.set()
-    lines = recording.stream.getvalue().splitlines()
+        stream.opened.set()
+    lines = stream.getvalue().splitlines()
     assert len(lines) == 8 * 250
     assert [l for l in lines if l.startswith("worker 3 ")] == [f"worker 3 line {n}" for n in range(250)]
-    (writer,) = recording.threads
+    (writer,) = stream.threads
     assert writer not in workers | {threading.get_ident()}
-    assert root.handlers == [recording]  # as before serving
+    assert root.handlers == [handler]  # as before serving
+
+
+def test_while_serving_lines_are_written_within_the_delay(monkeypatch):
+    root = logging.getLogger()
+    stream = io.StringIO()
+    monkeypatch.setattr(root, "handlers", [logging.StreamHandler(stream)])
+    monkeypatch.setattr(root, "level", logging.INFO)
+    with written_by_one_thread(delay=0.05):
+        logging.getLogger("dinky_falcon.test").info("listening")
+        deadline = time.monotonic() + 5
+        while "listening" not in stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stream.getvalue() == "listening\n"  # not only when serving ends
