@@ -73,9 +73,11 @@ class _Batched(logging.Handler):
             self.waiting.set()
 
     def _write_batches(self) -> None:
-        while not self.closing.is_set():
+        closing = False
+        while not closing:
             self.waiting.wait()
-            self.closing.wait(self.delay)  # the lines of the next ``delay`` join this batch
+            # The lines of the next ``delay`` join this batch; closing, nothing waits.
+            closing = self.closing.wait(self.delay)
             self.waiting.clear()
             self._write()
 
@@ -92,6 +94,6 @@ class _Batched(logging.Handler):
     def close(self) -> None:
         self.closing.set()
         self.waiting.set()
-        self.writer.join()
-        self._write()
+        self.writer.join()  # after its last batch
+        self._write()  # a line from a thread that was still logging through this handler
         super().close()
