@@ -155,3 +155,41 @@ def test_allowed_header_names_match_the_schema_in_any_case(client_and_sent, docu
     body = dict(SEED_REQUEST, headers={"list-unsubscribe": "<mailto:u@example.org>", "x-any": "1"})
     schema_validator(document, "SendRequest").validate(body)
     assert client.simulate_post("/send", json=body).status_code == 200
+
+
+def test_the_forms_are_documented_when_there_are_forms_and_answer_as_documented(make_client):
+    client, _ = make_client(
+        MAIL_TRANSPORT="memory", FORM_CONTACT_TO="team@example.org", FORM_QUOTE_TO="sales@example.org",
+        FORM_QUOTE_MIN_SECONDS="1", FORMS_SECRET="openapi-test-secret-0123",
+    )
+    document = client.simulate_get("/openapi.json").json
+    validate(document)
+    assert set(document["paths"]) >= {"/forms/{name}", "/forms/{name}/token", "/forms/{name}/thanks"}
+    post = document["paths"]["/forms/{name}"]["post"]
+    assert post["parameters"][0]["schema"]["enum"] == ["contact", "quote"]
+
+    fields = {"email": "visitor@example.net", "message": "Hello"}
+    fetched = client.simulate_post("/forms/contact", json=fields)
+    assert (fetched.status_code, fetched.headers["content-type"]) == (200, "application/json")
+    schema_validator(document, "SendResponse").validate(fetched.json)
+    posted = client.simulate_post(
+        "/forms/contact", body="email=other%40example.net&message=Hi",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+    )
+    assert posted.status_code == 303
+    assert set(post["responses"]["303"]["headers"]) == {"Location"} and posted.headers["location"]
+    invalid = client.simulate_post("/forms/contact", json={"email": "not an address"})
+    assert str(invalid.status_code) in post["responses"]
+    schema_validator(document, "Error").validate(invalid.json)
+
+    token = client.simulate_get("/forms/quote/token")
+    assert token.status_code == 200
+    schema_validator(document, "FormToken").validate(token.json)
+    assert client.simulate_get("/forms/contact/token").status_code == 404  # no fill-time check
+    thanks = client.simulate_get("/forms/contact/thanks")
+    assert thanks.status_code == 200 and thanks.headers["content-type"].startswith("text/html")
+    assert "text/html" in document["paths"]["/forms/{name}/thanks"]["get"]["responses"]["200"]["content"]
+
+
+def test_without_forms_the_document_has_no_form_paths(document):
+    assert not any(path.startswith("/forms") for path in document["paths"])
