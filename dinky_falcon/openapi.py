@@ -51,11 +51,14 @@ class ReadinessSchema(Schema):
     transports = fields.List(fields.Nested(TransportReadinessSchema), required=True)
 
 
+def _json(description: str, component: str) -> dict:
+    """A response whose body is the JSON of one of the document's schemas."""
+    schema = {"$ref": f"#/components/schemas/{component}"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def _error(description: str, retry_after: bool = False) -> dict:
-    response = {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+    response = _json(description, "Error")
     if retry_after:
         response["headers"] = {
             "Retry-After": {"description": "seconds", "schema": {"type": "integer"}}
@@ -73,15 +76,17 @@ GUARD_RESPONSES = {
 
 SEND_RESPONSES = {
     "200": {
-        "description": "The transport accepted the message (or, with `Idempotent-Replayed: "
-        "true`, an earlier request with the same Idempotency-Key and body did).",
+        **_json(
+            "The transport accepted the message (or, with `Idempotent-Replayed: true`, an "
+            "earlier request with the same Idempotency-Key and body did).",
+            "SendResponse",
+        ),
         "headers": {
             REPLAYED_HEADER: {
                 "description": "present (`true`) when this is a stored answer and nothing was sent",
                 "schema": {"type": "string", "enum": ["true"]},
             }
         },
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SendResponse"}}},
     },
     **GUARD_RESPONSES,
     "400": _error("The body is not valid JSON, repeats a key, or escapes half a surrogate pair."),
@@ -199,12 +204,7 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
             "get": {
                 "summary": "Liveness, without contacting the upstream",
                 "responses": {
-                    "200": {
-                        "description": "The service runs.",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}
-                        },
-                    }
+                    "200": _json("The service runs.", "Health"),
                 },
             }
         },
@@ -215,12 +215,10 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
             "get": {
                 "summary": "Readiness: talks to each selected transport's upstream, sends nothing",
                 "responses": {
-                    "200": {
-                        "description": "Every transport is ready, or (degraded) failover still has one.",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}
-                        },
-                    },
+                    "200": _json(
+                        "Every transport is ready, or (degraded) failover still has one.",
+                        "Readiness",
+                    ),
                     **GUARD_RESPONSES,
                     "503": {
                         "description": "No transport is ready; details say what failed.",
@@ -320,12 +318,9 @@ def _add_form_paths(spec: APISpec, names: list[str]) -> None:
                     },
                 },
                 "responses": {
-                    "200": {
-                        "description": "Sent (JSON, for a client that asks for JSON or posts it).",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/SendResponse"}}
-                        },
-                    },
+                    "200": _json(
+                        "Sent (JSON, for a client that asks for JSON or posts it).", "SendResponse"
+                    ),
                     "303": SEE_OTHER,
                     **{code: _json_or_html(text) for code, text in (
                         ("400", "The body cannot be read as the content type it names."),
@@ -351,13 +346,11 @@ def _add_form_paths(spec: APISpec, names: list[str]) -> None:
                 "summary": "A signed timestamp for the fill-time check (_MIN_SECONDS)",
                 "parameters": [name],
                 "responses": {
-                    "200": {
-                        "description": "Send `token` back in the field `field`, no sooner "
-                        "than `min_seconds` later.",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/FormToken"}}
-                        },
-                    },
+                    "200": _json(
+                        "Send `token` back in the field `field`, no sooner than `min_seconds` "
+                        "later.",
+                        "FormToken",
+                    ),
                     "404": _json_or_html("No form of this name, or it has no fill-time check."),
                 },
             }
