@@ -16,14 +16,14 @@ from email_validator import EmailNotValidError, validate_email
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-# "Ada Lovelace <ada@example.org>": a phrase of atoms, one space apart, and a dot-atom address.
+# Atoms one space apart: a phrase that needs no quotes (RFC 5322). Readers fold any other run
+# of white space in a bare phrase to one space, so "Ada  Lovelace" is quoted to keep its two.
+_PHRASE = rf"{_ATEXT}(?: {_ATEXT})*"
+# "Ada Lovelace <ada@example.org>": such a phrase and a dot-atom address.
 _SIMPLE_NAME_ADDR = re.compile(
-    rf"(?P<name>{_ATEXT}(?: {_ATEXT})*) <(?P<spec>{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
+    rf"(?P<name>{_PHRASE}) <(?P<spec>{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
 )
-# Atoms separated by single spaces need no quotes (RFC 5322); readers fold any other run of
-# white space in a bare phrase to one space, so "Ada  Lovelace" is quoted to keep its two.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_ATOM_PHRASE = re.compile(rf"{_ATOM}(?: {_ATOM})*")
+_ATOM_PHRASE = re.compile(_PHRASE)
 # RFC 2047 encoded words, which the email package decodes in every header it is given.
 _ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 _WHITE_SPACE_RUN = re.compile(r"[ \t]+")

@@ -2,8 +2,9 @@
 
 ``SmtpPeer()`` accepts anything and offers PIPELINING and CHUNKING (BDAT, which aiosmtpd
 lacks and the peer adds), as Postfix and Gmail do (``SmtpPeer(smtputf8=True)`` also offers
-SMTPUTF8, ``pipelining=False`` and ``chunking=False`` withhold those); ``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS
-with a certificate from that CA, requires it, and requires AUTH PLAIN/LOGIN, answering a bad
+SMTPUTF8, ``pipelining=False`` and ``chunking=False`` withhold those);
+``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS with a certificate
+from that CA, requires it, and requires AUTH PLAIN/LOGIN, answering a bad
 login the way Gmail does (535 5.7.8). Every message and every connection is recorded, and
 what arrived in each read (``chunks``), so tests can assert on delivery, on connection reuse
 and on pipelining. ``idle_timeout`` and
