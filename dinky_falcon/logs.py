@@ -49,7 +49,12 @@ def written_by_one_thread(delay: float = 0.05) -> Iterator[None]:
 
 
 class _Batched(logging.Handler):
-    """A StreamHandler's lines, gathered under the lock and written by a thread of its own."""
+    """A StreamHandler's lines, gathered under the lock and written by a thread of its own.
+
+    One condition on the handler's lock guards both the lines and ``closing``: the writer
+    checks them only while holding it, so ``close()`` can never slip in between a wait that
+    timed out and the writer's next wait (the lost wake-up of two separate events).
+    """
 
     def __init__(self, target: logging.StreamHandler, delay: float):
         super().__init__(target.level)
@@ -57,8 +62,8 @@ class _Batched(logging.Handler):
         self.stream = target.stream
         self.delay = delay
         self.lines: list[str] = []
-        self.waiting = threading.Event()  # set by the first line of a batch
-        self.closing = threading.Event()
+        self.closing = False
+        self.changed = threading.Condition(self.lock)
         self.writer = threading.Thread(target=self._write_batches, name="dinky-falcon-log",
                                        daemon=True)
         self.writer.start()
@@ -69,17 +74,21 @@ class _Batched(logging.Handler):
         except Exception:  # noqa: BLE001 - logging's own convention: report, never raise
             self.handleError(record)
             return
-        if not self.waiting.is_set():
-            self.waiting.set()
+        if len(self.lines) == 1:  # the first line of a batch wakes the writer
+            self.changed.notify()
 
     def _write_batches(self) -> None:
-        closing = False
-        while not closing:
-            self.waiting.wait()
-            # The lines of the next ``delay`` join this batch; closing, nothing waits.
-            closing = self.closing.wait(self.delay)
-            self.waiting.clear()
+        while self._gather():
             self._write()
+        self._write()  # the last batch, by this thread too
+
+    def _gather(self) -> bool:
+        """Waits for a batch's first line, then up to ``delay`` for the lines that join it;
+        False once closing."""
+        with self.lock:
+            self.changed.wait_for(lambda: self.lines or self.closing)
+            self.changed.wait_for(lambda: self.closing, self.delay)
+            return not self.closing
 
     def _write(self) -> None:
         with self.lock:
@@ -92,8 +101,9 @@ class _Batched(logging.Handler):
                 self.handleError(logging.makeLogRecord({"msg": lines[-1].rstrip()}))
 
     def close(self) -> None:
-        self.closing.set()
-        self.waiting.set()
+        with self.lock:
+            self.closing = True
+            self.changed.notify_all()
         self.writer.join()  # after its last batch
         self._write()  # a line from a thread that was still logging through this handler
         super().close()

@@ -73,3 +73,57 @@ def test_while_serving_lines_are_written_within_the_delay(monkeypatch):
         while "listening" not in stream.getvalue() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert stream.getvalue() == "listening\n"  # not only when serving ends
+
+
+def _pause_after_expired_waits(monkeypatch, thread_name: str, paused: threading.Event) -> None:
+    """Whenever the thread ``thread_name`` comes back from a timed wait that expired, it
+    pauses 0.2 s (what preemption does on a loaded machine), after saying so in ``paused``.
+    Covers waits on a Condition and on an Event (whose wait is a Condition's inside)."""
+    inside_event_wait = threading.local()
+    condition_wait, event_wait = threading.Condition.wait, threading.Event.wait
+
+    def pause_if_expired(timeout, result):
+        if timeout is not None and not result and threading.current_thread().name == thread_name:
+            paused.set()
+            time.sleep(0.2)
+
+    def paused_condition_wait(self, timeout=None):
+        result = condition_wait(self, timeout)
+        if not getattr(inside_event_wait, "on", False):
+            pause_if_expired(timeout, result)
+        return result
+
+    def paused_event_wait(self, timeout=None):
+        inside_event_wait.on = True
+        try:
+            result = event_wait(self, timeout)
+        finally:
+            inside_event_wait.on = False
+        pause_if_expired(timeout, result)
+        return result
+
+    monkeypatch.setattr(threading.Condition, "wait", paused_condition_wait)
+    monkeypatch.setattr(threading.Event, "wait", paused_event_wait)
+
+
+def test_closing_while_the_writer_comes_back_from_a_timed_wait_never_hangs(monkeypatch):
+    """The lost wake-up: close() called just after the writer's gathering wait expired, before
+    it waits again. Forced every time by pausing the writer at exactly that point."""
+    root = logging.getLogger()
+    stream = io.StringIO()
+    monkeypatch.setattr(root, "handlers", [logging.StreamHandler(stream)])
+    monkeypatch.setattr(root, "level", logging.INFO)
+    paused = threading.Event()
+    _pause_after_expired_waits(monkeypatch, "dinky-falcon-log", paused)
+
+    def serve_and_stop():
+        with written_by_one_thread(delay=0.05):
+            logging.getLogger("dinky_falcon.test").info("last request")
+            assert paused.wait(5)  # the writer's gathering wait has just expired: stop now
+        logging.getLogger("dinky_falcon.test").info("stopped")
+
+    stopping = threading.Thread(target=serve_and_stop, daemon=True)
+    stopping.start()
+    stopping.join(5)
+    assert not stopping.is_alive(), "close() hung waiting for the log writer"
+    assert stream.getvalue() == "last request\nstopped\n"
