@@ -23,6 +23,7 @@ class ServiceProcess:
         self.args = [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1",
                      "--port", "0", *extra_args]
         self.log: list[str] = []
+        self.log_complete = threading.Event()  # the process closed its log
         self.port: int | None = None
 
     def start(self, timeout: float = 15) -> ServiceProcess:
@@ -45,6 +46,7 @@ class ServiceProcess:
                 self.port = int(match.group(1))
                 ready.set()
         ready.set()  # the process ended
+        self.log_complete.set()
 
     def request(self, method: str, path: str, body=None, headers=None, timeout: float = 30):
         """-> (status, headers, parsed JSON body)"""

@@ -78,3 +78,58 @@ def test_every_request_is_in_the_log_when_serve_stops(tmp_path):
         time.sleep(0.01)  # the reader thread may still be draining the pipe
     assert sum("POST /send 200" in line for line in service.log) == 200
     assert service.log[-1].endswith("stopped")
+
+
+SLOW_TRANSPORT = '''
+import time
+from dinky_falcon import hookimpl
+
+class SlowTransport:
+    """Takes 50 ms a message, so that SIGTERM finds requests in flight."""
+    def __init__(self, settings):
+        pass
+    def send(self, message, envelope):
+        time.sleep(0.05)
+
+@hookimpl
+def register_transports(register):
+    register("slow", SlowTransport)
+'''
+
+
+def test_sigterm_under_load_stops_serve_promptly_with_every_answered_request_logged(tmp_path):
+    """Ten times over: SIGTERM while eight clients keep sending; the process is gone within a
+    few seconds, each request that was answered has its access line, and "stopped" is last."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "slow.py").write_text(SLOW_TRANSPORT)
+    env = {"ENVIRONMENT": "development", "MAIL_TRANSPORT": "slow", "MAIL_DOMAIN": "example.com",
+           "PLUGINS_DIR": str(tmp_path / "plugins")}
+    for cycle in range(10):
+        service = ServiceProcess(env, tmp_path).start()
+        answered = []
+
+        def keep_sending(_):
+            while True:
+                try:
+                    status = service.request("POST", "/send", SEED_REQUEST, timeout=10)[0]
+                except (OSError, ValueError):  # refused, reset, or cut off mid-answer
+                    return
+                answered.append(status)
+
+        with ThreadPoolExecutor(8) as pool:
+            clients = [pool.submit(keep_sending, n) for n in range(8)]
+            while len(answered) < 20:
+                time.sleep(0.01)
+            signalled = time.monotonic()
+            service.process.terminate()
+            service.process.wait(10)
+            stopped_after = time.monotonic() - signalled
+            for client in clients:
+                client.result(10)
+        assert service.process.returncode == 0, f"cycle {cycle}"
+        assert stopped_after < 5, f"cycle {cycle}: {stopped_after:.1f} s after SIGTERM"
+        assert service.log_complete.wait(5)
+        assert set(answered) == {200}
+        logged = sum("POST /send 200" in line for line in service.log)
+        assert logged >= len(answered), f"cycle {cycle}: {logged} lines, {len(answered)} answers"
+        assert service.log[-1].endswith("stopped"), f"cycle {cycle}: {service.log[-3:]}"
