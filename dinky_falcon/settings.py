@@ -111,7 +111,8 @@ class Settings:
         for f in dataclasses.fields(self):
             if f.repr:
                 value = getattr(self, f.name)
-                shown.append(f"{f.name}={_redact(f.name, value) if f.name in self.SECRETS else value!r}")
+                value = _redact(f.name, value) if f.name in self.SECRETS else value
+                shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
     @property
