@@ -4,8 +4,6 @@ Every path goes through the real entry points: ``dinky-mail config``, Settings l
 its start-up errors and ``repr``, which plugins see), ``dinky-mail serve`` in a subprocess.
 """
 
-import subprocess
-import sys
 from urllib.parse import quote
 
 import pytest
@@ -14,7 +12,7 @@ from hypothesis import assume, given, settings as hypothesis_settings, strategie
 from dinky_falcon.cli import main
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.settings import Settings
-from smtp_peer import free_port
+from service_process import start_or_refuse
 
 SECRET = "S3cretS3cret"
 
@@ -28,14 +26,10 @@ def run_config(monkeypatch, tmp_path, capsys, **variables) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def serve_until_it_stops(tmp_path, **variables) -> subprocess.CompletedProcess:
-    """``dinky-mail serve`` as an operator starts it; these configurations must stop it."""
+def serve(tmp_path, **variables) -> tuple[int | None, list[str]]:
     env = {"PATH": "/usr/bin:/bin", "ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
            "DATA_DIR": str(tmp_path / "data"), **variables}
-    return subprocess.run(
-        [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "0"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30,
-    )
+    return start_or_refuse(env, tmp_path, "--host", "127.0.0.1", "--port", "0")
 
 
 def test_config_hides_a_password_given_as_a_query_parameter(monkeypatch, tmp_path, capsys):
@@ -76,12 +70,12 @@ def test_a_misspelled_store_scheme_is_one_line_without_the_password(monkeypatch,
 def test_an_unusable_store_url_stops_serve_with_one_line_and_no_piece_of_the_password(
     tmp_path, variable, url
 ):
-    result = serve_until_it_stops(tmp_path, **{variable: url})
-    assert result.returncode == 2
-    (line,) = result.stderr.splitlines()
+    code, lines = serve(tmp_path, **{variable: url})
+    assert code == 2
+    (line,) = lines
     assert line.startswith(f"dinky-mail: configuration error: {variable}=")
     for piece in (SECRET, SECRET[:6], SECRET[6:]):
-        assert piece not in result.stderr
+        assert piece not in line
 
 
 def test_settings_repr_shows_no_secret_to_plugins(make_settings):
