@@ -119,7 +119,7 @@ class Settings:
     def sender_domains(self) -> tuple[str, ...]:
         """Domains a message may be sent from: MAIL_DOMAIN, DEFAULT_FROM's, and the allowed."""
         default_domain = parse_mailbox(self.default_from).domain.lower()
-        return (canonical_domain(self.mail_domain), default_domain, *self.allowed_sender_domains)
+        return (self.mail_domain, default_domain, *self.allowed_sender_domains)
 
     @property
     def transport_names(self) -> tuple[str, ...]:
