@@ -32,7 +32,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings.from_env({
             **os.environ,
-            "ENVIRONMENT": "production", "RATE_LIMIT": "none", "MAIL_DOMAIN": "example.org",
+            # development: production refuses the memory transport, which delivers nothing.
+            "ENVIRONMENT": "development", "RATE_LIMIT": "none", "MAIL_DOMAIN": "example.org",
             "ALLOWED_RECIPIENTS": "@example.net", "MAIL_TRANSPORT": options.transport,
             "OUTBOX_DIR": f"{scratch}/outbox", "DATA_DIR": f"{scratch}/data",
         }, env_file=None)

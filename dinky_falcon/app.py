@@ -84,7 +84,7 @@ def create_app(
     policy = mail_policy(settings)
     app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy, idempotency))
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
-    app.add_route("/health/ready", ReadinessResource(mailer))
+    app.add_route("/health/ready", ReadinessResource(mailer, idempotency))
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema, settings.forms)))
     add_form_routes(app, settings, mailer, origins, idempotency, clock)
     return app

@@ -106,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dinky-mail", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP Mail API under waitress")
-    serve.add_argument("--host", help="address to listen on (default: HOST or 0.0.0.0)")
+    serve.add_argument(
+        "--host",
+        help="address to listen on (default: HOST, else 0.0.0.0 in production and 127.0.0.1 "
+        "in development)",
+    )
     serve.add_argument("--port", type=int, help="port (default: PORT or 20001; 0 picks a free one)")
     serve.add_argument("--threads", type=int, help="worker threads (default: THREADS or 8)")
     serve.set_defaults(run=cmd_serve)

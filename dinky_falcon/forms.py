@@ -95,7 +95,23 @@ def build_form(name: str, options: Mapping[str, object]) -> Form:
             raise ValueError(f"{key}: {exc}") from None
     if not values.get("to"):
         raise ValueError("to: at least one recipient is required")
-    return Form(name=name, **values)
+    return _consistent(Form(name=name, **values))
+
+
+def _consistent(form: Form) -> Form:
+    """``form``, unless its field settings contradict each other (each mistake would drop or
+    refuse every real submission without a word at start)."""
+    if form.honeypot in (form.email_field, *form.fields):
+        raise ValueError(
+            f"honeypot: {form.honeypot!r} is a real field of the form, so every submission "
+            "that fills it would be dropped; name a hidden field people leave empty (_gotcha)"
+        )
+    if form.fields and form.email_field not in form.fields:
+        raise ValueError(
+            f"fields: the email field {form.email_field!r} is not listed, so a visitor's "
+            "address would be refused; add it, or set email_field to the field that holds it"
+        )
+    return form
 
 
 def _convert(key: str, value):

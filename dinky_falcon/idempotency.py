@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .redact import redact_url
 
 IN_PROGRESS_LEASE = 300  # seconds: far longer than any send (SMTP_TIMEOUT per step)
 MAX_KEY_LENGTH = 256
@@ -71,6 +72,7 @@ class SqliteStore:
 
     def __init__(self, path: Path, ttl: int, lease: int = IN_PROGRESS_LEASE, clock: Callable[[], float] = time.time):
         self.path, self.ttl, self.lease, self.clock = path, ttl, lease, clock
+        self.location = str(path)  # what /health/ready names
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -148,6 +150,10 @@ class SqliteStore:
             )
         )
 
+    def check(self) -> None:
+        """StoreUnavailable when the store cannot be used (for /health/ready)."""
+        self._run(lambda db: db.execute("SELECT 1 FROM idempotency LIMIT 1").fetchall())
+
     def close(self) -> None:
         with self._lock:
             for db in self._connections:
@@ -175,9 +181,14 @@ class RedisStore:
             ) from None
         try:
             self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        except ValueError as exc:
-            raise ConfigError(f"IDEMPOTENCY_STORE is not a usable Redis URL: {exc}") from None
+        except ValueError:
+            # Not redis-py's words: they may quote a piece of a misplaced password.
+            raise ConfigError(
+                f"IDEMPOTENCY_STORE={redact_url(url)!r} is not a usable Redis URL: "
+                "redis://[:password@]host:6379/0 (percent-encode / ? # @ in a password)"
+            ) from None
         self.errors = redis.RedisError
+        self.location = redact_url(url)  # what /health/ready names: never the password
         self.ttl, self.lease = ttl, lease
         self._release = self.client.register_script(_RELEASE)
 
@@ -208,6 +219,10 @@ class RedisStore:
 
     def release(self, key: str, fp: str) -> None:
         self._call(lambda: self._release(keys=[self.PREFIX + key], args=[self._pending(fp)]))
+
+    def check(self) -> None:
+        """StoreUnavailable when the store cannot be reached (for /health/ready)."""
+        self._call(self.client.ping)
 
     def close(self) -> None:
         self.client.close()

@@ -49,6 +49,10 @@ class TransportReadinessSchema(Schema):
 class ReadinessSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok", "degraded", "unavailable"]})
     transports = fields.List(fields.Nested(TransportReadinessSchema), required=True)
+    stores = fields.List(
+        fields.Nested(TransportReadinessSchema), required=True,
+        metadata={"description": "the idempotency store: where it is (no password) and whether it answers"},
+    )
 
 
 def _json(description: str, component: str) -> dict:
@@ -221,7 +225,8 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
                     ),
                     **GUARD_RESPONSES,
                     "503": {
-                        "description": "No transport is ready; details say what failed.",
+                        "description": "No transport is ready, or the idempotency store "
+                        "does not answer; details say what failed.",
                         "content": {
                             "application/json": {
                                 "schema": {

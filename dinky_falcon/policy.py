@@ -16,15 +16,33 @@ from .http_errors import ApiError
 from .message import Envelope
 
 
+def canonical_domain(domain: str) -> str:
+    """A domain as the envelope holds it: IDNA-encoded (``bücher.example`` ->
+    ``xn--bcher-kva.example``) and lower-case; ValueError says why it is not one.
+
+    It is validated as the domain of an address, so a rule and the mail it judges are
+    spelled the same way whichever form (Unicode or ``xn--``) either was written in.
+    """
+    try:
+        return parse_mailbox(f"postmaster@{domain}").domain.lower()
+    except AddressError as exc:
+        raise ValueError(f"{domain!r} is not a domain: {exc}") from None
+
+
+def parse_domains(entries: Iterable[str]) -> tuple[str, ...]:
+    """Domains, each with or without a leading ``@`` (as in ALLOWED_RECIPIENTS), canonical."""
+    return tuple(canonical_domain(entry.removeprefix("@")) for entry in entries)
+
+
 def parse_recipient_rules(entries: Iterable[str]) -> tuple[str, ...]:
-    """Addresses and ``@domain`` entries, lower-cased; ValueError names a bad entry."""
+    """Addresses and ``@domain`` entries, canonical; ValueError names a bad entry."""
     rules = []
     for entry in entries:
         if entry.startswith("@"):
-            domain = entry[1:].lower()
-            if not domain or "@" in domain or "." not in domain:
-                raise ValueError(f"{entry!r} is not an @domain entry")
-            rules.append("@" + domain)
+            try:
+                rules.append("@" + canonical_domain(entry[1:]))
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an @domain entry: {exc}") from None
         else:
             try:
                 rules.append(parse_mailbox(entry).addr_spec.lower())
@@ -51,7 +69,7 @@ class MailPolicy:
     """
 
     def __init__(self, sender_domains: Iterable[str], recipients: tuple[str, ...] = ()):
-        self.sender_domains = frozenset(d.lower() for d in sender_domains)
+        self.sender_domains = frozenset(canonical_domain(d) for d in sender_domains)
         self.recipients = recipients
 
     def check(self, envelope: Envelope, key: ApiKey | None = None) -> None:

@@ -24,6 +24,7 @@ from limits.strategies import FixedWindowRateLimiter
 from .auth import is_guarded
 from .errors import ConfigError
 from .http_errors import RETRY_AFTER_SECONDS, ApiError
+from .redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,22 @@ def parse_rate_limit(text: str) -> tuple[RateLimitItem, ...]:
     """``10/minute;100/hour`` -> limits; ``""`` or ``none`` -> none; ValueError when unreadable."""
     if text.strip().lower() in ("", "none", "off"):
         return ()
-    return tuple(parse_many(text))
+    limits = tuple(parse_many(text))
+    if any(item.amount < 1 for item in limits):
+        raise ValueError(f"{text!r} allows no request at all: use none to switch limits off")
+    return limits
 
 
 def make_storage(uri: str) -> Storage:
     """The counters' storage for RATE_LIMIT_STORAGE (``memory://``, ``redis://host:6379/0``)."""
     try:
         return storage_from_string(uri, wrap_exceptions=True)
-    except ConfigurationError as exc:
-        raise ConfigError(f"RATE_LIMIT_STORAGE: {exc}") from None
+    except (ConfigurationError, ValueError):
+        # Not the library's words: they quote the URL, or a piece of a misplaced password.
+        raise ConfigError(
+            f"RATE_LIMIT_STORAGE={redact_url(uri)!r} is not a usable storage URL: use memory:// "
+            "or redis://[:password@]host:6379/0 (percent-encode / ? # @ in a password)"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import signal
 import waitress
 
 from .app import create_app
+from .errors import ConfigError
 from .idempotency import open_store
 from .logs import written_by_one_thread
 from .mailer import Mailer
@@ -52,7 +53,10 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
     try:
         idempotency = open_store(settings)
         app = create_app(settings, mailer=mailer, idempotency=idempotency)
-        server = create_server(settings, app, host, port, threads)
+        try:
+            server = create_server(settings, app, host, port, threads)
+        except (OSError, ValueError) as exc:
+            raise _cannot_listen(exc, host, port) from None
         signal.signal(signal.SIGTERM, _stop)
         log.info(
             "listening on http://%s:%s with %d threads, transport %s",
@@ -64,3 +68,12 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
         mailer.close()
         if idempotency is not None:
             idempotency.close()
+
+
+def _cannot_listen(exc: Exception, host: str, port: int) -> ConfigError:
+    """One line for the operator instead of waitress's traceback."""
+    if isinstance(exc, OSError):  # the port is taken, or the address is not this machine's
+        reason = exc.strerror or str(exc)
+    else:  # waitress's ValueError for an address no resolver knows
+        reason = "HOST is not an IP address of this machine nor a name that resolves to one"
+    return ConfigError(f"cannot listen on HOST={host!r} PORT={port}: {reason}")

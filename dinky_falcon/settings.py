@@ -7,6 +7,7 @@ naming the variable, so the service stops at start instead of failing at the fir
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,8 +21,10 @@ from .auth import ApiKey, parse_api_keys
 from .clientip import parse_networks
 from .errors import ConfigError
 from .forms import Form, describe_form, load_forms
-from .policy import parse_recipient_rules
+from .origin import ascii_hostname, parse_allowed_hosts
+from .policy import canonical_domain, parse_domains, parse_recipient_rules
 from .ratelimit import parse_rate_limit
+from .redact import redact_url
 
 TRUE_WORDS = frozenset({"yes", "true", "1"})
 FALSE_WORDS = frozenset({"no", "false", "0"})
@@ -35,6 +38,10 @@ LEGACY_NAMES = (
 )
 
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
+# Built-in transports that deliver nothing: every other one sends real mail.
+SINKS = frozenset({"file", "memory"})
+# Development listens on loopback only: a laptop on a café's network is no mail relay.
+DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
 # Production refuses floods unless told otherwise; development counts nothing.
 DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
 
@@ -53,7 +60,7 @@ class Settings:
     smtp_relay_host: str = "smtp.gmail.com"
     smtp_relay_port: int = 587
     smtp_relay_username: str = ""
-    smtp_relay_password: str = field(default="", repr=False)
+    smtp_relay_password: str = ""
     use_tls: bool = True
     tls_verify: bool = True
     smtp_timeout: float = 10.0
@@ -76,17 +83,17 @@ class Settings:
     traefik_entrypoint: str = "https"
     enable_tls: bool = True
     # Abuse protection (dinky_falcon/auth.py, policy.py, origin.py, ratelimit.py).
-    api_keys: tuple[ApiKey, ...] = field(default=(), repr=False)
+    api_keys: tuple[ApiKey, ...] = ()
     allowed_recipients: tuple[str, ...] = ()
     allowed_sender_domains: tuple[str, ...] = ()
     rate_limit: str = "none"
     rate_limit_per_key: str = "none"
-    rate_limit_storage: str = field(default="memory://", repr=False)
+    rate_limit_storage: str = "memory://"
     trusted_proxies: tuple[str, ...] = ()
     client_timeout: int = 30
     # Contact forms (dinky_falcon/forms.py, form_resource.py).
     forms_file: str = ""
-    forms_secret: str = field(default="", repr=False)
+    forms_secret: str = ""
     forms: tuple[Form, ...] = ()
     # Every variable seen (process environment over .env), for plugins' own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -97,6 +104,16 @@ class Settings:
         {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store",
          "forms_secret"}
     )
+
+    def __repr__(self) -> str:
+        # Plugins get the settings and may log them: secrets as ``dinky-mail config`` shows them.
+        shown = []
+        for f in dataclasses.fields(self):
+            if f.repr:
+                value = getattr(self, f.name)
+                value = _redact(f.name, value) if f.name in self.SECRETS else value
+                shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     @property
     def sender_domains(self) -> tuple[str, ...]:
@@ -156,8 +173,7 @@ def _redact(name: str, value) -> str:
     if name == "api_keys":
         return ",".join(f"{key.label}:***" for key in value)
     if name in ("rate_limit_storage", "idempotency_store"):
-        scheme, _, rest = value.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}" if "@" in rest else value
+        return redact_url(value)
     return "***"
 
 
@@ -199,7 +215,10 @@ class _Reader:
             number = kind(value)
         except ValueError:
             number = None
-        if number is None or number < low or (high is not None and number > high):
+        # nan compares false with everything, so it would pass both bounds: refused first.
+        if number is None or not math.isfinite(number) or number < low or (
+            high is not None and number > high
+        ):
             bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
             article = "a whole number" if kind is int else "a number"
             raise ConfigError(f"{name}={value!r} is not {article} {bounds}")
@@ -226,7 +245,25 @@ class _Reader:
                 "SMTP_RELAY_PASSWORD contained spaces; they were removed "
                 "(Gmail shows App Passwords in groups of four)"
             )
-        return squeezed
+        return self.sendable_credential("SMTP_RELAY_PASSWORD", squeezed)
+
+    @staticmethod
+    def sendable_credential(name: str, value: str) -> str:
+        """``value`` when SMTP AUTH can send it: smtplib encodes the login as ASCII and would
+        fail at the first message (never naming a character of it here: it may be a secret)."""
+        if not all(" " <= c <= "~" for c in value):
+            raise ConfigError(
+                f"{name} holds a character outside printable ASCII, which SMTP AUTH cannot "
+                "send: check it was copied without accents, curly quotes or invisible characters"
+            )
+        return value
+
+    def host_name(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        try:
+            return ascii_hostname(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
 
     def parsed(self, name: str, parse, value=None):
         """``parse(value)`` with its ValueError turned into a ConfigError naming ``name``."""
@@ -260,27 +297,34 @@ class _Reader:
             allowed_recipients=self.parsed(
                 "ALLOWED_RECIPIENTS", parse_recipient_rules, self.words("ALLOWED_RECIPIENTS")
             ),
-            allowed_sender_domains=tuple(d.lower() for d in self.words("ALLOWED_SENDER_DOMAINS")),
+            allowed_sender_domains=self.parsed(
+                "ALLOWED_SENDER_DOMAINS", parse_domains, self.words("ALLOWED_SENDER_DOMAINS")
+            ),
             rate_limit=rate_limit,
             rate_limit_per_key=rate_limit_per_key,
             rate_limit_storage=self.text("RATE_LIMIT_STORAGE", Settings.rate_limit_storage),
             trusted_proxies=trusted_proxies,
             client_timeout=self.number("CLIENT_TIMEOUT", Settings.client_timeout, int, 1, 3600),
         )
-        unguarded = not values["api_keys"] and not values["allowed_recipients"]
-        if environment == "production" and unguarded:
+        return values
+
+    def warn_if_open_relay(self, settings: Settings) -> None:
+        """Anyone who reaches a service with neither keys nor recipient rules sends real mail:
+        in production, and in development as soon as a transport delivers (not a sink)."""
+        if settings.api_keys or settings.allowed_recipients:
+            return
+        if settings.environment == "production" or not SINKS.issuperset(settings.transport_names):
             self.warnings.append(
                 "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
-                "this service can send mail from your domain to anyone. Set API_KEYS, "
-                "ALLOWED_RECIPIENTS or both (README: Security model)."
+                f"this service (on {settings.host}:{settings.port}) can send mail from your domain "
+                "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (README: Security model)."
             )
-        return values
 
     def idempotency_store(self) -> str:
         url = self.text("IDEMPOTENCY_STORE")
         if url and url.split("://", 1)[0].lower() not in ("redis", "rediss", "unix"):
             raise ConfigError(
-                f"IDEMPOTENCY_STORE={url!r} must be empty (a file under DATA_DIR) "
+                f"IDEMPOTENCY_STORE={redact_url(url)!r} must be empty (a file under DATA_DIR) "
                 "or a Redis URL (redis://host:6379/0)"
             )
         return url
@@ -306,6 +350,7 @@ class _Reader:
         if environment == "production" and not self.text("MAIL_DOMAIN"):
             raise ConfigError("MAIL_DOMAIN is required when ENVIRONMENT=production")
         domain = self.text("MAIL_DOMAIN", Settings.mail_domain).lower()
+        self.parsed("MAIL_DOMAIN", canonical_domain, domain)
         default_from = self.text("DEFAULT_FROM", f"noreply@{domain}")
         try:
             parse_mailbox(default_from)
@@ -319,24 +364,26 @@ class _Reader:
         values = dict(
             environment=environment,
             mail_domain=domain,
-            mail_hostname=self.text("MAIL_HOSTNAME", domain),
+            mail_hostname=self.host_name("MAIL_HOSTNAME", domain),
             default_from=default_from,
             mail_transport=tuple(w.lower() for w in self.words("MAIL_TRANSPORT")),
             smtp_host=self.text("SMTP_HOST", Settings.smtp_host),
             smtp_port=self.port("SMTP_PORT", Settings.smtp_port),
             smtp_relay_host=self.renamed("RELAY_HOST", "SMTP_RELAY_HOST", Settings.smtp_relay_host),
             smtp_relay_port=self.port("SMTP_RELAY_PORT", Settings.smtp_relay_port, "RELAY_PORT"),
-            smtp_relay_username=self.renamed("RELAY_USERNAME", "SMTP_RELAY_USERNAME"),
+            smtp_relay_username=self.sendable_credential(
+                "SMTP_RELAY_USERNAME", self.renamed("RELAY_USERNAME", "SMTP_RELAY_USERNAME")
+            ),
             smtp_relay_password=self.app_password(),
             use_tls=self.boolean("USE_TLS", True),
             tls_verify=self.boolean("TLS_VERIFY", True),
             smtp_timeout=self.number("SMTP_TIMEOUT", Settings.smtp_timeout, float, 0.1, 600),
             smtp_reuse_connections=self.boolean("SMTP_REUSE_CONNECTIONS", True),
             outbox_dir=Path(self.text("OUTBOX_DIR", str(Settings.outbox_dir))),
-            host=self.text("HOST", Settings.host),
+            host=self.text("HOST", DEFAULT_HOST[environment]),
             port=self.port("PORT", Settings.port),
             threads=self.number("THREADS", Settings.threads, int, 1, 256),
-            allowed_hosts=self.words("ALLOWED_HOSTS"),
+            allowed_hosts=self.parsed("ALLOWED_HOSTS", parse_allowed_hosts, self.words("ALLOWED_HOSTS")),
             max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
             max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
             max_attachment_bytes=self.number(
@@ -354,4 +401,6 @@ class _Reader:
             **self.abuse_protection(environment),
             **self.forms(),
         )
-        return Settings(**values, environ=dict(self.env), warnings=tuple(self.warnings))
+        settings = Settings(**values, environ=dict(self.env))
+        self.warn_if_open_relay(settings)
+        return dataclasses.replace(settings, warnings=tuple(self.warnings))

@@ -75,3 +75,31 @@ class ServiceProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def start_or_refuse(env: dict[str, str], cwd: Path, *args: str, timeout: float = 30):
+    """Run ``serve`` with exactly ``env`` (no inherited variables) until it listens or ends.
+
+    -> (exit code, stderr lines); the exit code is None when it listened (it is then stopped),
+    so a configuration that should have been refused fails the test at once.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dinky_falcon", "serve", *args], cwd=cwd, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    lines: list[str] = []
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        for line in process.stderr:
+            lines.append(line.rstrip("\n"))
+            if LISTENING.search(line):
+                process.send_signal(signal.SIGTERM)
+                process.wait(10)
+                return None, lines
+        return process.wait(), lines
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
