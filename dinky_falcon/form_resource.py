@@ -114,7 +114,10 @@ class FormErrors:
             resp.location = form.error_redirect
             return
         details = getattr(error, "details", None) or error.description or error.title
-        fix = "<p>Please go back, correct the form and send it again.</p>"
+        # Only what the visitor wrote or attached can be corrected; other errors say themselves
+        # what to do (wait, try later, contact the site another way).
+        fixable = error.status_code in (413, 422)
+        fix = "<p>Please go back, correct the form and send it again.</p>" if fixable else ""
         resp.content_type = falcon.MEDIA_HTML
         resp.text = page(error.title, _details_html(details) + fix)
 
@@ -151,6 +154,7 @@ class FormResource:
         return form
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        req.context.public_page = True  # its error answers never show operator details
         form = self.form(name)
         client = self.client_ip(req)
         self.rate_limit.enforce(req, f"{form.name}:{client}")
