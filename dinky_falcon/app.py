@@ -77,7 +77,7 @@ def create_app(
         ],
     )
     app.req_options.strip_url_path_trailing_slash = True
-    add_error_handlers(app)
+    add_error_handlers(app, development=settings.environment == "development")
     schema = SendSchema(
         max_recipients=settings.max_recipients, max_attachment_bytes=settings.max_attachment_bytes
     )

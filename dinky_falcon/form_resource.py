@@ -26,9 +26,12 @@ from .form_input import read_submission
 from .form_mail import (
     NEXT_FIELD,
     TOKEN_FIELD,
+    TOKEN_MAX_AGE,
+    TOO_QUICKLY,
     build_request,
     sign_token,
     submission_fingerprint,
+    token_nonce,
     token_problem,
 )
 from .forms import Form
@@ -111,7 +114,10 @@ class FormErrors:
             resp.location = form.error_redirect
             return
         details = getattr(error, "details", None) or error.description or error.title
-        fix = "<p>Please go back, correct the form and send it again.</p>"
+        # Only what the visitor wrote or attached can be corrected; other errors say themselves
+        # what to do (wait, try later, contact the site another way).
+        fixable = error.status_code in (413, 422)
+        fix = "<p>Please go back, correct the form and send it again.</p>" if fixable else ""
         resp.content_type = falcon.MEDIA_HTML
         resp.text = page(error.title, _details_html(details) + fix)
 
@@ -148,6 +154,7 @@ class FormResource:
         return form
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        req.context.public_page = True  # its error answers never show operator details
         form = self.form(name)
         client = self.client_ip(req)
         self.rate_limit.enforce(req, f"{form.name}:{client}")
@@ -158,10 +165,12 @@ class FormResource:
             )
             body = self.pretend_sent()
         else:
-            self.check_token(form, submission.first(TOKEN_FIELD))
+            token = submission.first(TOKEN_FIELD)
+            self.check_token(form, token)
             self.check_plugins(form, submission.fields, client)
             request = build_request(form, submission, self.settings.max_attachment_bytes)
             fp = submission_fingerprint(form, client, submission)
+            self.spend_token(form, token, fp)
             body = self.send_once(form, request, fp, resp)
         self.answer(req, resp, form, submission.first(NEXT_FIELD), body)
 
@@ -177,9 +186,25 @@ class FormResource:
     def check_token(self, form: Form, token: str) -> None:
         if not form.min_seconds:
             return
-        problem = token_problem(self.settings.forms_secret, form, token, self.clock())
+        # A token lives no longer than the store remembers it was spent.
+        max_age = min(TOKEN_MAX_AGE, self.settings.idempotency_ttl)
+        problem = token_problem(self.settings.forms_secret, form, token, self.clock(), max_age)
         if problem:
             raise ApiError(falcon.HTTP_422, "Validation failed", {TOKEN_FIELD: [problem]})
+
+    def spend_token(self, form: Form, token: str, fp: str) -> None:
+        """A token passes one submission: the minimum fill time then slows every message a bot
+        sends, not only its first. Spent tokens are kept in the idempotency store (so shared
+        by replicas on Redis); the same submission again (a double click) may reuse its own
+        token and gets the first one's answer. Another one gets the answer of a too-fast one."""
+        if not form.min_seconds:
+            return
+        key = f"form-token:{form.name}:{token_nonce(token)}"
+        claim = self.idempotency.claim(key, fp)
+        if claim.outcome is Outcome.STARTED:
+            self.idempotency.complete(key, fp, Answer(200, {}))  # kept for IDEMPOTENCY_TTL
+        elif claim.outcome is Outcome.MISMATCH:
+            raise ApiError(falcon.HTTP_422, "Validation failed", {TOKEN_FIELD: [TOO_QUICKLY]})
 
     def check_plugins(self, form: Form, fields: list, client: str) -> None:
         try:

@@ -8,11 +8,38 @@ from collections.abc import Iterator
 from .settings import Settings
 
 
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable (CR, LF, escape sequences, line
+    separators, ...) written as its Python escape: one line that shows what was there."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class OneLinePerEvent(logging.Formatter):
+    """A log event starts exactly one line: what a client wrote (a path, a header, an
+    exception's text) cannot forge a line of its own. The message is written with
+    ``printable``; a traceback follows on lines indented by two spaces, so only an event's
+    first line starts at the left margin."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def _indented(text: str) -> str:
+    return "\n".join("  " + printable(line) for line in text.splitlines())
+
+
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLinePerEvent("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     # waitress warns "Task queue depth is N" for every request that waits for a free worker
     # thread: under load, one line per request, saying what the access log's times show.
     queue = logging.getLogger("waitress.queue")

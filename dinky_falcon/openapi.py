@@ -262,7 +262,7 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
 
 
 class TokenSchema(Schema):
-    token = fields.String(required=True, metadata={"description": "a signed timestamp"})
+    token = fields.String(required=True, metadata={"description": "a signed timestamp, good for one submission"})
     field = fields.String(required=True, metadata={"description": "the field to send it back in"})
     min_seconds = fields.Integer(required=True)
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
+import resource
 import signal
+import time
 
-import waitress
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import MultiSocketServer, TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from .app import create_app
 from .errors import ConfigError
@@ -16,15 +21,19 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 10_000  # open at once; each costs a file descriptor and a little memory
+RESERVED_FILES = 200  # descriptors kept for the transports, the stores, logs, plugins
+
+
 
 def _stop(signum, frame):
     raise SystemExit(0)
 
 
 def create_server(settings: Settings, app, host: str, port: int, threads: int):
-    """The waitress server for ``app``, not yet running."""
-    return waitress.create_server(
-        app,
+    """The waitress server for ``app``, not yet running (as ``waitress.create_server`` makes
+    it, with the _Server below)."""
+    adj = Adjustments(
         host=host,
         port=port,
         threads=threads,
@@ -32,14 +41,91 @@ def create_server(settings: Settings, app, host: str, port: int, threads: int):
         # before buffering them.
         max_request_body_size=settings.max_body_size * 2,
         # waitress reads a whole request before a worker thread sees it, so a slow client
-        # holds a connection, never a worker; one silent for CLIENT_TIMEOUT is closed.
+        # holds a connection, never a worker; one silent for CLIENT_TIMEOUT is closed, one
+        # still receiving a request RECEIVE_TIMEOUT after its first byte too (_Channel).
         channel_timeout=settings.client_timeout,
         cleanup_interval=max(1, min(30, settings.client_timeout // 2)),
+        # waitress's default (100) let 100 idle sockets stop it from answering anyone, /health
+        # included. poll(), since select() cannot watch descriptors past 1023.
+        connection_limit=connection_limit(),
+        asyncore_use_poll=True,
         # X-Forwarded-For reaches the app, which believes it only from TRUSTED_PROXIES (CIDRs,
         # which waitress's own trusted_proxy cannot express); waitress would drop it.
         clear_untrusted_proxy_headers=False,
         ident="dinky-falcon",
     )
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(threads)
+    listeners: dict = {}
+    servers = [
+        _Server(app, listeners, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo,
+                receive_timeout=settings.receive_timeout)
+        for sockinfo in adj.listen
+    ]
+    if len(servers) == 1:
+        return servers[0]
+    listening = [(server.effective_host, server.effective_port) for server in servers]
+    return MultiSocketServer(listeners, adj, listening, dispatcher, servers[-1].log_info)
+
+
+class _Server(TcpWSGIServer):
+    def __init__(self, *args, receive_timeout: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_class = type("Channel", (_Channel,), {"receive_timeout": receive_timeout})
+
+    def handle_accept(self) -> None:
+        # waitress accepts one connection per turn of its loop, and a turn costs time in
+        # proportion to the connections open: a burst of 1,000 took seconds to take in, and
+        # /health waited behind it. Take what is waiting, a hundred at a time.
+        for _ in range(100):
+            before = len(self._map)
+            super().handle_accept()
+            if len(self._map) == before or len(self._map) >= self.adj.connection_limit:
+                return  # none was waiting (or it failed), or the limit is reached
+
+
+class _Channel(HTTPChannel):
+    """A connection whose request must arrive whole within ``receive_timeout`` seconds of its
+    first byte: waitress's channel_timeout counts only the silence between bytes, so a
+    client sending a byte a second would otherwise hold its connection for ever."""
+
+    receive_timeout: int
+    receiving_since: float | None = None  # when the request being received began
+
+    def received(self, data: bytes) -> bool:
+        result = super().received(data)
+        if self.request is None:  # every request in ``data`` was complete
+            self.receiving_since = None
+        elif self.receiving_since is None:
+            self.receiving_since = time.monotonic()
+        return result
+
+    def readable(self) -> bool:
+        # Asked on every turn of the event loop (at least once a second).
+        if (
+            self.receiving_since is not None
+            and not self.requests
+            and time.monotonic() - self.receiving_since > self.receive_timeout
+        ):
+            self.will_close = True  # closed by handle_write, as waitress's own time-outs are
+        return super().readable()
+
+
+def connection_limit() -> int:
+    """MAX_CONNECTIONS, or fewer when the process may not open that many files: the soft
+    RLIMIT_NOFILE (often 1024) is raised toward the hard one first."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_CONNECTIONS + RESERVED_FILES
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        raised = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(100, min(MAX_CONNECTIONS, soft - RESERVED_FILES))
 
 
 def serve(settings: Settings, host: str, port: int, threads: int) -> None:
@@ -59,8 +145,9 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
             raise _cannot_listen(exc, host, port) from None
         signal.signal(signal.SIGTERM, _stop)
         log.info(
-            "listening on http://%s:%s with %d threads, transport %s",
-            host, server.effective_port, threads, mailer.transport_name,
+            "listening on http://%s:%s with %d threads, up to %d connections, transport %s",
+            host, server.effective_port, threads, server.adj.connection_limit,
+            mailer.transport_name,
         )
         server.run()  # returns after SystemExit or KeyboardInterrupt
         log.info("stopped")

@@ -91,6 +91,7 @@ class Settings:
     rate_limit_storage: str = "memory://"
     trusted_proxies: tuple[str, ...] = ()
     client_timeout: int = 30
+    receive_timeout: int = 60  # seconds for a whole request to arrive (server.py)
     # Contact forms (dinky_falcon/forms.py, form_resource.py).
     forms_file: str = ""
     forms_secret: str = ""
@@ -305,6 +306,7 @@ class _Reader:
             rate_limit_storage=self.text("RATE_LIMIT_STORAGE", Settings.rate_limit_storage),
             trusted_proxies=trusted_proxies,
             client_timeout=self.number("CLIENT_TIMEOUT", Settings.client_timeout, int, 1, 3600),
+            receive_timeout=self.number("RECEIVE_TIMEOUT", Settings.receive_timeout, int, 1, 3600),
         )
         return values
 

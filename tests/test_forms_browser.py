@@ -158,3 +158,29 @@ def test_the_fetch_form_gets_its_token_waits_and_shows_its_success_text(
     message = the_message(tmp_path)
     assert message["Reply-To"] == "ada@example.net"
     assert "Hello from a real browser & friends" in message.get_body(("plain",)).get_content()
+
+
+def the_status_after_sending(browser, site) -> str:
+    browser.get(f"{site.origin}/contact-fetch.html")
+    fill_in(browser)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    status = browser.find_element(By.ID, "status")
+    WebDriverWait(browser, 15).until(lambda b: status.text not in ("", "Sending…"))
+    return status.text
+
+
+def test_the_fetch_form_tells_a_refused_origin_from_an_unreachable_service(
+    site, browser, tmp_path
+):
+    env = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
+           "OUTBOX_DIR": str(tmp_path / "outbox"), "DATA_DIR": str(tmp_path / "data"),
+           "ALLOWED_HOSTS": "www.example.org", "FORM_CONTACT_TO": "team@example.org"}
+    with ServiceProcess(env, cwd=tmp_path) as service:
+        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{service.port}"
+        refused = the_status_after_sending(browser, site)
+    assert refused == "Not sent: this page may not use the mail service. Please contact us another way."
+    assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
+    # The same address once nothing listens there any more.
+    assert the_status_after_sending(browser, site) == (
+        "Not sent: the mail service cannot be reached. Please try again later."
+    )

@@ -69,9 +69,9 @@ def test_a_minimum_fill_time_needs_a_signed_token_old_enough(live_server, clock)
         "_token": ["The form was sent too quickly: wait a few seconds and send it again."]
     }
     clock.advance(5)
-    issued, _, signature = token.partition(".")
-    forged = f"{int(issued) - 60}.{signature}"
-    for bad in ("", forged, "1.2.3", "²."):
+    issued, nonce, signature = token.split(".")
+    forged = f"{int(issued) - 60}.{nonce}.{signature}"
+    for bad in ("", forged, f"{issued}.{signature}", "1.2.3", "².", f"{issued}.{nonce}.²"):
         assert send(bad).status == 422
     assert request(server.port, "GET", "/forms/support/token").status == 404
     assert server.sent == []
@@ -147,6 +147,46 @@ class GatedTransport:
             self.release.wait(10)
             raise TransportError("the relay is busy", temporary=True)
         self.sent.append(message)
+
+
+TIMED = {"FORMS_SECRET": "a-secret-for-forms-0123", "FORM_CONTACT_MIN_SECONDS": "5", **FORMS}
+
+
+def fresh_token(server, clock) -> str:
+    token = request(server.port, "GET", "/forms/contact/token", headers=JSON).json["token"]
+    clock.advance(5)
+    return token
+
+
+def test_a_fill_time_token_passes_one_submission_and_a_reuse_looks_too_fast(live_server, clock):
+    server = live_server(clock=clock, **TIMED)
+
+    def send(number, token):
+        fields = [("email", "bot@example.net"), ("message", f"spam {number}"), ("_token", token)]
+        return submit(server.port, "contact", urlencoded(fields), JSON)
+
+    too_fast = send(0, request(server.port, "GET", "/forms/contact/token", headers=JSON).json["token"])
+    token = fresh_token(server, clock)
+    assert send(1, token).status == 200
+    for number in range(2, 21):
+        reused = send(number, token)
+        assert (reused.status, reused.json) == (too_fast.status, too_fast.json)
+    # The same submission again (a double click, a reload) is answered as the first was.
+    again = send(1, token)
+    assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert send(2, fresh_token(server, clock)).status == 200
+    assert len(server.sent) == 2
+
+
+def test_replicas_sharing_redis_take_a_token_once(live_server, clock, redis_server):
+    first, second = (live_server(clock=clock, IDEMPOTENCY_STORE=redis_server.url, **TIMED)
+                     for _ in range(2))
+    token = fresh_token(first, clock)
+    fields = [("message", "hello"), ("_token", token)]
+    assert submit(first.port, "contact", urlencoded(fields), JSON).status == 200
+    fields = [("message", "hello again"), ("_token", token)]
+    assert submit(second.port, "contact", urlencoded(fields), JSON).status == 422
+    assert len(first.sent) + len(second.sent) == 1
 
 
 def submit_in_thread(port, answers):

@@ -183,14 +183,18 @@ def test_a_crashing_before_send_gives_a_500_logs_the_plugin_and_the_service_goes
     client, mailer = client_with({"crashy": CrashesOnce()})
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.status_code == 500
+    reference = result.json["reference"]
     assert result.json == {
         "success": False,
         "error": "Internal server error",
-        "details": "A mail plugin failed; the error was logged.",
+        "details": f"A mail plugin failed; the error was logged with the reference {reference}.",
+        "reference": reference,
     }
     assert "boom" not in result.text and "Traceback" not in result.text
     (record,) = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert record.getMessage() == "plugin crashy failed in before_send on POST /send"
+    assert record.getMessage() == (
+        f"plugin crashy failed in before_send on POST /send (reference {reference})"
+    )
     assert "RuntimeError: boom: internal detail" in caplog.text
     assert mailer.transports[0][1].sent == []
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
