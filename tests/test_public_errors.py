@@ -93,7 +93,7 @@ def test_send_shows_why_to_callers_with_a_key_and_in_development_only(make_clien
 
 
 def test_only_a_page_the_visitor_can_fix_asks_to_correct_the_form(live_server):
-    server = live_server(RATE_LIMIT="1/minute", FORM_CONTACT_FIELDS="message", **FORM)
+    server = live_server(RATE_LIMIT="1/minute", FORM_CONTACT_FIELDS="message,email", **FORM)
     invalid = submit(server.port, "contact", urlencoded([("name", "Ada")]))
     assert invalid.status == 422 and "correct the form" in invalid.body.decode()
     limited = submit(server.port, "contact", urlencoded([("message", "again")]))
