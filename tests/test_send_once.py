@@ -20,6 +20,7 @@ from dinky_falcon.hookspecs import hookimpl
 from dinky_falcon.idempotency import RedisStore
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
+from form_client import JSON, submit, urlencoded
 from smtp_peer import SmtpPeer
 
 SHOP_KEY = "shop-key-0123456789abcdef"
@@ -179,3 +180,18 @@ def test_a_key_claimed_under_one_api_key_does_not_block_another(make_client):
     # ...and the shop's real message is still sent, not a 422.
     assert post(client, "order-1003", SHOP_KEY).status_code == 200
     assert len(mailer.transports[0][1].sent) == 2
+
+
+def test_a_form_whose_final_reply_is_lost_says_so_and_a_resubmission_sends_nothing(live_server, peer):
+    server = live_server(FORM_CONTACT_TO="team@example.org", ALLOWED_HOSTS="www.example.org",
+                         **postfix(peer))
+    peer.hang_up_after_data = True
+    hello = urlencoded([("email", "ada@example.net"), ("message", "Hello")])
+    first = submit(server.port, "contact", hello, JSON)
+    assert first.status == 504
+    assert (first.json["outcome"], first.json["id"]) == ("unknown", delivered_ids(peer)[0])
+    assert str(peer.port) not in first.json["details"]  # a public page: no operator details
+    peer.hang_up_after_data = False
+    again = submit(server.port, "contact", hello, {"Accept": "text/html"})
+    assert again.status == 504  # a page that says it may have been sent, not "thank you"
+    assert len(peer.messages) == 1
