@@ -7,7 +7,7 @@ import sys
 
 from marshmallow import ValidationError
 
-from .errors import ConfigError, TransportError
+from .errors import ConfigError, OutcomeUnknown, TransportError
 from .logs import configure_logging
 from .mailer import Mailer
 from .plugins import describe_plugin, make_plugin_manager, transport_registry
@@ -92,6 +92,9 @@ def cmd_send_test(settings: Settings, args) -> int:
     mailer = Mailer.from_settings(settings)
     try:
         delivery = mailer.send(request)
+    except OutcomeUnknown as exc:
+        print(f"FAIL  outcome unknown, look for Message-ID {exc.message_id}: {exc}")
+        return 1
     except TransportError as exc:
         kind = "temporary, retry later" if exc.temporary else "permanent"
         print(f"FAIL  not sent ({kind}): {exc}")

@@ -17,6 +17,20 @@ class TransportError(Exception):
         self.temporary = temporary
 
 
+class OutcomeUnknown(TransportError):
+    """The upstream had the whole message but its verdict was lost: the caller sees 504 with
+    ``"outcome": "unknown"`` and the Message-ID, no Retry-After; it is never failed over.
+
+    Raise it only once every byte of the message was handed over: before that, the upstream
+    cannot deliver what it never fully got, and a plain temporary TransportError is right.
+    ``message_id`` is filled in by the Mailer, which knows it.
+    """
+
+    def __init__(self, message: str, *, message_id: str | None = None):
+        super().__init__(message, temporary=False)  # "retry later" would send a second copy
+        self.message_id = message_id
+
+
 class MessageRefused(Exception):
     """A ``before_send`` hook refused the message; the caller sees 403 with the reason."""
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import falcon
 import pluggy
 
-from .errors import MessageRefused, PluginError
+from .errors import MessageRefused, OutcomeUnknown, PluginError
 from .form_input import read_submission
 from .form_mail import (
     NEXT_FIELD,
@@ -36,14 +36,19 @@ from .form_mail import (
 )
 from .forms import Form
 from .http_errors import ApiError, serialize_error
-from .idempotency import Answer, Outcome
+from .idempotency import Answer, Outcome, forget, remember, unknown_outcome
 from .mailer import Mailer
 from .plugins import failing_plugin
 from .ratelimit import RateLimit
-from .resources import REPLAYED_HEADER, SendResource
+from .resources import REPLAYED_HEADER, sent_answer
 from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+_MAYBE_SENT = (
+    "The mail server did not confirm your message in time: it may have been sent. Please do "
+    "not send it again; if you get no reply, contact us another way."
+)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -163,7 +168,7 @@ class FormResource:
             log.warning(
                 "form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client
             )
-            body = self.pretend_sent()
+            answer = Answer(200, self.pretend_sent())
         else:
             token = submission.first(TOKEN_FIELD)
             self.check_token(form, token)
@@ -171,8 +176,8 @@ class FormResource:
             request = build_request(form, submission, self.settings.max_attachment_bytes)
             fp = submission_fingerprint(form, client, submission)
             self.spend_token(form, token, fp)
-            body = self.send_once(form, request, fp, resp)
-        self.answer(req, resp, form, submission.first(NEXT_FIELD), body)
+            answer = self.send_once(form, request, fp, resp)
+        self.answer(req, resp, form, submission.first(NEXT_FIELD), answer)
 
     def pretend_sent(self) -> dict:
         """The answer a bot gets for a filled honeypot: as a real send's, so it learns nothing."""
@@ -217,14 +222,14 @@ class FormResource:
             plugin = failing_plugin(self.pm, "check_form_submission", exc)
             raise PluginError(plugin, "check_form_submission") from exc
 
-    def send_once(self, form: Form, request, fp: str, resp: falcon.Response) -> dict:
+    def send_once(self, form: Form, request, fp: str, resp: falcon.Response) -> Answer:
         key = f"form:{form.name}:{fp}"  # fp covers the client: another visitor's text is sent
         claim = self.claim_when_settled(key, fp)
         if claim.outcome is Outcome.REPLAY:
             # A second click, a reload of the POST: the first one has sent it.
             log.info("form %s: a duplicate submission was answered, not sent", form.name)
             resp.set_header(REPLAYED_HEADER, "true")
-            return claim.answer.body
+            return claim.answer
         if claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
                 falcon.HTTP_409,
@@ -232,14 +237,14 @@ class FormResource:
                 "The same message is still being sent: wait a moment before sending it again.",
             )
         try:
-            delivery = self.mailer.send(request)
+            answer = sent_answer(self.mailer.send(request))
+        except OutcomeUnknown as exc:  # the operator's text is in the log (the Mailer's)
+            answer = unknown_outcome(_MAYBE_SENT, exc.message_id)
         except BaseException:
-            SendResource.settle(self.idempotency.release, key, fp)  # a retry may send
+            forget(self.idempotency, key, fp)  # a retry may send
             raise
-        body = {"success": True, "message": "Email sent successfully",
-                "id": delivery.message_id, "transport": delivery.transport}
-        SendResource.settle(self.idempotency.complete, key, fp, Answer(200, body))
-        return body
+        remember(self.idempotency, key, fp, answer)  # sent, or maybe: never sent again
+        return answer
 
     def claim_when_settled(self, key: str, fp: str):
         """Claim the submission's key; while an identical submission is still being sent (a
@@ -252,10 +257,14 @@ class FormResource:
                 return claim
             time.sleep(0.05)
 
-    def answer(self, req, resp, form: Form, next_url: str, body: dict) -> None:
+    def answer(self, req, resp, form: Form, next_url: str, answer: Answer) -> None:
         if wants_json(req):
-            resp.media = body
+            resp.status = falcon.code_to_http_status(answer.status)
+            resp.media = answer.body
             return
+        if answer.status != 200:  # maybe sent: not the thank-you page, not "send it again"
+            status = falcon.code_to_http_status(answer.status)
+            raise ApiError(status, answer.body["error"], answer.body["details"])
         resp.status = falcon.HTTP_303
         if next_url and allowed_next(next_url, self.origins):
             resp.location = next_url

@@ -32,8 +32,9 @@ def register_transports(register):
       has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO; bcc is only there, never
       in a header), ``smtputf8`` (an address needs the server's SMTPUTF8) and ``tags``. Return
       when the message is durably accepted; raise ``dinky_falcon.TransportError(text,
-      temporary=...)`` otherwise. Waitress serves requests on several threads, so ``send``
-      may run concurrently.
+      temporary=...)`` otherwise, or ``dinky_falcon.OutcomeUnknown(text)`` when the whole
+      message was handed over and the upstream's verdict was lost (never retried or failed
+      over). Waitress serves requests on several threads, so ``send`` may run concurrently.
       ``message.as_bytes()`` is its wire form, CRLF line ends: unless a before_send hook is
       registered it returns the bytes written when the message was built, without flattening.
     - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pluggy
 
 from .addresses import parse_mailbox
-from .errors import MessageRefused, PluginError, TransportError
+from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
 from .message import Envelope, MessageBuilder, message_id
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
@@ -66,7 +66,8 @@ class Mailer:
         self, request: SendRequest, check: Callable[[Envelope], None] | None = None
     ) -> Delivery:
         """Deliver or raise: TransportError (after failover its text says why each transport
-        failed), MessageRefused, or PluginError when a plugin raised anything else.
+        failed), OutcomeUnknown (carrying the Message-ID), MessageRefused, or PluginError when
+        a plugin raised anything else.
 
         ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.
         """
@@ -81,7 +82,9 @@ class Mailer:
             except TransportError as exc:
                 failures.append((name, exc))
                 log.warning("transport %s failed (%s): %s", name, _kind(exc), exc)
-                if not exc.temporary:
+                if isinstance(exc, OutcomeUnknown):
+                    exc.message_id = message_id(message)  # what the caller can look for
+                if not exc.temporary:  # refused for good, or maybe sent: never failed over
                     break
                 continue
             except Exception as exc:
@@ -96,7 +99,10 @@ class Mailer:
         if len(failures) > 1:
             # The caller should see why every transport failed, not only the last one.
             text = "; ".join(f"{name}: {exc}" for name, exc in failures)
-            error = TransportError(text, temporary=error.temporary)
+            if isinstance(error, OutcomeUnknown):
+                error = OutcomeUnknown(text, message_id=error.message_id)
+            else:
+                error = TransportError(text, temporary=error.temporary)
         self._after_send(message, envelope, name, error)
         raise error
 
@@ -150,4 +156,6 @@ class Mailer:
 
 
 def _kind(error: TransportError) -> str:
+    if isinstance(error, OutcomeUnknown):
+        return "outcome unknown"
     return "temporary" if error.temporary else "permanent"

@@ -34,6 +34,11 @@ class ErrorSchema(Schema):
     )
 
 
+class OutcomeUnknownSchema(ErrorSchema):
+    outcome = fields.String(required=True, metadata={"enum": ["unknown"]})
+    id = fields.String(metadata={"description": "the Message-ID to look for, when known"})
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok"]})
     transport = fields.String(required=True)
@@ -107,6 +112,11 @@ SEND_RESPONSES = {
     ),
     "502": _error("The upstream refused the message for good."),
     "503": _error("The upstream or the idempotency store is unavailable: retry.", retry_after=True),
+    "504": _json(
+        "Outcome unknown: the upstream had the message, its reply was lost. Do not retry "
+        "blindly; the Idempotency-Key answers the same.",
+        "OutcomeUnknown",
+    ),
 }
 
 
@@ -170,6 +180,7 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
     )
     spec.components.schema("SendResponse", schema=SendResponseSchema)
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("OutcomeUnknown", schema=OutcomeUnknownSchema)
     spec.components.schema("Health", schema=HealthSchema)
     spec.components.schema("Readiness", schema=ReadinessSchema)
     spec.path(
@@ -271,9 +282,9 @@ def _html(description: str) -> dict:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-def _json_or_html(description: str) -> dict:
+def _json_or_html(description: str, component: str = "Error") -> dict:
     """An error answered in JSON to a client that asks for it, as a page to a browser."""
-    response = _error(description)
+    response = _json(description, component)
     response["content"]["text/html"] = {"schema": {"type": "string"}}
     return response
 
@@ -340,6 +351,9 @@ def _add_form_paths(spec: APISpec, names: list[str]) -> None:
                         ("502", "The upstream refused the message for good."),
                         ("503", "The upstream is unavailable: retry."),
                     )},
+                    "504": _json_or_html(
+                        "Outcome unknown: the message may have been sent.", "OutcomeUnknown"
+                    ),
                 },
             }
         },

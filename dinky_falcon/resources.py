@@ -8,9 +8,18 @@ import re
 
 import falcon
 
+from .errors import OutcomeUnknown
 from .http_errors import ApiError
-from .idempotency import MAX_KEY_LENGTH, Answer, Outcome, StoreUnavailable, fingerprint
-from .mailer import Mailer
+from .idempotency import (
+    MAX_KEY_LENGTH,
+    Answer,
+    Outcome,
+    fingerprint,
+    forget,
+    remember,
+    unknown_outcome,
+)
+from .mailer import Delivery, Mailer
 from .policy import MailPolicy
 from .schemas import SendSchema
 
@@ -101,6 +110,21 @@ def idempotency_key(req: falcon.Request) -> str | None:
     return key
 
 
+def sent_answer(delivery: Delivery) -> Answer:
+    return Answer(200, {
+        "success": True,
+        "message": "Email sent successfully",
+        "id": delivery.message_id,
+        "transport": delivery.transport,
+    })
+
+
+def scoped_key(api_key, key: str) -> str:
+    """The store's key for an Idempotency-Key: each API key has its own (labels have no
+    ``:``), so no caller can see, replay or pre-claim another's; forms use ``form:``."""
+    return f"send:{api_key.label if api_key is not None else ''}:{key}"
+
+
 class SendResource:
     def __init__(
         self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy, idempotency
@@ -117,56 +141,46 @@ class SendResource:
         request = self.schema.load(document)
         api_key = req.context.api_key
         if key is None:
-            resp.media = self.send(request, api_key)
+            answer = self.send(request, api_key)
         else:
-            self.send_once(key, fingerprint(document), request, api_key, resp)
+            answer = self.send_once(scoped_key(api_key, key), fingerprint(document), request, api_key, resp)
+        resp.status = falcon.code_to_http_status(answer.status)
+        resp.media = answer.body
 
-    def send_once(self, key: str, fp: str, request, api_key, resp: falcon.Response) -> None:
+    def send_once(self, key: str, fp: str, request, api_key, resp: falcon.Response) -> Answer:
         """Send under an Idempotency-Key: replay, refuse (422/409), or send and remember."""
         claim = self.idempotency.claim(key, fp)
         if claim.outcome is Outcome.REPLAY:
-            resp.status = falcon.code_to_http_status(claim.answer.status)
-            resp.media = claim.answer.body
             resp.set_header(REPLAYED_HEADER, "true")
-        elif claim.outcome is Outcome.MISMATCH:
+            return claim.answer
+        if claim.outcome is Outcome.MISMATCH:
             raise ApiError(
                 falcon.HTTP_422,
                 "Idempotency-Key reused",
                 "This Idempotency-Key was used with a different request body: use a new key.",
             )
-        elif claim.outcome is Outcome.IN_PROGRESS:
+        if claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
                 falcon.HTTP_409,
                 "Request in progress",
                 "A request with this Idempotency-Key is still being processed: retry later.",
             )
-        else:
-            try:
-                body = self.send(request, api_key)
-            except BaseException:
-                # Nothing was sent: a retry may send. The caller is told of the send's error.
-                self.settle(self.idempotency.release, key, fp)
-                raise
-            self.settle(self.idempotency.complete, key, fp, Answer(200, body))
-            resp.media = body
-
-    @staticmethod
-    def settle(step, *args) -> None:
-        # After the send, the send's outcome is the answer: a store failure is only logged
-        # (the key then stays claimed until its lease ends).
         try:
-            step(*args)
-        except StoreUnavailable:
-            log.exception("the idempotency store failed after the send")
+            answer = self.send(request, api_key)
+        except BaseException:
+            forget(self.idempotency, key, fp)  # nothing was sent: a retry may send
+            raise
+        remember(self.idempotency, key, fp, answer)  # sent, or maybe: never sent again
+        return answer
 
-    def send(self, request, api_key) -> dict:
-        delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, api_key))
-        return {
-            "success": True,
-            "message": "Email sent successfully",
-            "id": delivery.message_id,
-            "transport": delivery.transport,
-        }
+    def send(self, request, api_key) -> Answer:
+        """200, or 504 when the upstream had the message and its verdict was lost (no
+        Retry-After: a retry could send a second copy); any other failure raises."""
+        try:
+            delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, api_key))
+        except OutcomeUnknown as exc:
+            return unknown_outcome(str(exc), exc.message_id)
+        return sent_answer(delivery)
 
 
 class HealthResource:

@@ -11,6 +11,11 @@ and on pipelining. ``idle_timeout`` and
 ``restart()`` make the server drop sessions, as real servers do. ``require_tls=False`` still
 offers STARTTLS but would take mail and logins in clear, to prove a client never falls back to
 that; ``port=`` starts a peer on a port a client was already told about (a relay coming back).
+
+Peers that lose a message's fate: ``hang_up_after_data`` keeps the message (after DATA's "."
+or BDAT LAST) and hangs up instead of confirming it; ``final_reply_delay`` confirms it that many
+seconds late. ``greeting_trickle`` makes a tarpit: the greeting never ends, one ``220-`` line
+every that many seconds.
 """
 
 from __future__ import annotations
@@ -78,6 +83,8 @@ class _Handler:
         )
         with self.peer.lock:
             self.peer.messages.append(received)
+        if self.peer.final_reply_delay:
+            await asyncio.sleep(self.peer.final_reply_delay)  # queued; the 250 comes late
         if self.peer.hang_up_after_data:
             server.transport.close()  # queued, but the client never hears so
         return "250 2.0.0 OK queued"
@@ -89,6 +96,14 @@ class _RecordingSMTP(SMTP):
     def __init__(self, peer: SmtpPeer, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.peer = peer
+
+    async def _handle_client(self) -> None:
+        if self.peer.greeting_trickle is None:
+            await super()._handle_client()
+            return
+        while not self.transport.is_closing():  # until the client gives up
+            await self.push("220-please wait")
+            await asyncio.sleep(self.peer.greeting_trickle)
 
     def data_received(self, data: bytes) -> None:
         with self.peer.lock:
@@ -155,6 +170,7 @@ class SmtpPeer:
         smtputf8: bool = False,
         pipelining: bool = True,
         chunking: bool = True,
+        greeting_trickle: float | None = None,
     ):
         self.host = "127.0.0.1"
         self.port = port or free_port()
@@ -168,6 +184,8 @@ class SmtpPeer:
         self.refused_recipients: set[str] = set()  # only these get rcpt_reply (empty: all)
         self.data_reply: str | None = None  # e.g. "554 5.7.1 rejected" to refuse messages
         self.hang_up_after_data = False  # keep the message, lose the 250 on the way back
+        self.final_reply_delay = 0.0  # keep the message, send the 250 this many seconds later
+        self.greeting_trickle = greeting_trickle
         self.lock = threading.Lock()
         options = {"enable_SMTPUTF8": smtputf8}
         if ca is not None:

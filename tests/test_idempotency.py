@@ -101,16 +101,23 @@ def test_a_released_key_may_be_claimed_again(make_store):
     assert store.claim("k", "body-2").outcome is Outcome.STARTED
 
 
-def test_a_claim_lapses_after_its_lease_and_an_answer_after_the_ttl(make_store):
+def test_a_claim_never_settled_lapses_into_outcome_unknown_not_a_fresh_claim(make_store):
+    # Its process died, or could not record the send: the message may have gone out.
     store, advance = make_store(ttl=2, lease=1)
     store.claim("crashed", "body")
     store.claim("done", "body")
     store.complete("done", "body", OK)
     advance(1.2)
-    assert store.claim("crashed", "body").outcome is Outcome.STARTED
+    lapsed = store.claim("crashed", "body")
+    assert lapsed.outcome is Outcome.REPLAY
+    assert (lapsed.answer.status, lapsed.answer.body["outcome"]) == (504, "unknown")
+    assert store.claim("crashed", "other body").outcome is Outcome.MISMATCH
     assert store.claim("done", "body").outcome is Outcome.REPLAY
     advance(1.2)
     assert store.claim("done", "body").outcome is Outcome.STARTED
+    assert store.claim("crashed", "body").outcome is Outcome.REPLAY  # a TTL after its lease
+    advance(1)
+    assert store.claim("crashed", "body").outcome is Outcome.STARTED
 
 
 def test_of_many_threads_claiming_one_key_exactly_one_starts(make_store):
@@ -212,7 +219,7 @@ def test_the_same_key_with_another_body_is_a_422(app):
 
 def test_a_key_still_in_progress_is_a_409(app):
     client, sent, store = app
-    store.claim("k", fingerprint(SEED_REQUEST))
+    store.claim("send::k", fingerprint(SEED_REQUEST))  # no API_KEYS: no label
     result = post(client, SEED_REQUEST, "k")
     assert result.status_code == 409
     assert result.json["error"] == "Request in progress"

@@ -89,7 +89,7 @@ def test_a_replay_after_a_restart_sends_nothing_and_answers_as_before(tmp_path, 
         # Another process holding a key (here: this test) makes the service answer 409.
         store = SqliteStore(tmp_path / "data" / "idempotency.sqlite3", ttl=60)
         try:
-            store.claim("held-elsewhere", fingerprint(SEED_REQUEST))
+            store.claim("send::held-elsewhere", fingerprint(SEED_REQUEST))
             status, _, busy = service.post(SEED_REQUEST, "held-elsewhere")
             assert (status, busy["error"]) == (409, "Request in progress")
         finally:

@@ -1,7 +1,9 @@
 """SMTP delivery shared by the ``postfix`` and ``gmail``/``relay`` transports.
 
 An Endpoint says where and how to connect; SmtpTransport sends through a pool of open
-connections and turns every failure into a TransportError a person can act on.
+connections and turns every failure into a TransportError a person can act on: OutcomeUnknown
+when the server had the whole message and its reply was lost. A send, waiting for a pooled
+connection included, is over within SEND_DEADLINE_FACTOR times SMTP_TIMEOUT (deadline.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import TransportError
+from ..errors import OutcomeUnknown, TransportError
+from .deadline import Deadline
 from .resolve import ResolutionTimeout, connect, resolve
 from .smtp_pool import IDLE_SECONDS, SmtpPool, StaleConnection
 
 APP_PASSWORDS_URL = "https://myaccount.google.com/apppasswords"
+
+# A whole send may take this many SMTP_TIMEOUTs: a fresh connection's greeting, EHLO, TLS,
+# AUTH and the transaction each take a fraction of one from a healthy server; a server that
+# keeps every single wait just under SMTP_TIMEOUT (a tarpit) is cut off.
+SEND_DEADLINE_FACTOR = 3
 
 # How the session is encrypted.
 PLAIN = "plain"  # never
@@ -37,8 +45,9 @@ class SmtpUtf8Missing(smtplib.SMTPException):
     """An address needs SMTPUTF8 (a non-ASCII local part) and the server does not offer it."""
 
 
-class OutcomeUnknown(smtplib.SMTPServerDisconnected):
-    """The connection was lost after the message was sent, before the server confirmed it."""
+class ReplyLost(smtplib.SMTPServerDisconnected):
+    """The whole message was written, then the connection was lost (or timed out) before the
+    server's reply: it may be queued. The caller is told OutcomeUnknown; never redone."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,11 @@ class Endpoint:
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def deadline(self) -> float:
+        """Seconds a whole send may take (see SEND_DEADLINE_FACTOR)."""
+        return SEND_DEADLINE_FACTOR * self.timeout
 
     @property
     def verifies(self) -> bool:
@@ -86,21 +100,39 @@ def _quiet(step: str) -> None:
 
 
 class _SMTP(smtplib.SMTP):
-    """smtplib's client, its connection's name lookup bounded by the timeout (resolve.py)."""
+    """smtplib's client, its connection's name lookup bounded by the timeout (resolve.py), its
+    socket cut when the send's ``deadline`` is up, the greeting included."""
+
+    def __init__(self, host, port, *, deadline: Deadline | None, **options):
+        self.deadline = deadline
+        super().__init__(host, port, **options)
 
     def _get_socket(self, host, port, timeout):  # smtplib's hook for making the socket
-        return connect(host, port, timeout)
+        if self.deadline is None:
+            return connect(host, port, timeout)
+        sock = connect(host, port, self.deadline.bounded(timeout))
+        sock.settimeout(timeout)  # each later wait, on this send or the next that reuses it
+        self.deadline.attach(sock)
+        return sock
 
 
 class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
     """The same, with TLS from the first byte: SMTP_SSL wraps what _SMTP connected."""
 
+    def __init__(self, host, port, *, deadline: Deadline | None, **options):
+        self.deadline = deadline
+        smtplib.SMTP_SSL.__init__(self, host, port, **options)
 
-def open_connection(endpoint: Endpoint, report: Callable[[str], None] = _quiet) -> smtplib.SMTP:
+
+def open_connection(
+    endpoint: Endpoint, report: Callable[[str], None] = _quiet, deadline: Deadline | None = None
+) -> smtplib.SMTP:
     """Connect, EHLO, encrypt and log in as configured; ``report`` hears each step done."""
     # Given the host, the constructor connects, checks the 220 greeting and remembers the
     # name that STARTTLS verifies the certificate against.
-    options = dict(timeout=endpoint.timeout, local_hostname=endpoint.local_hostname)
+    options = dict(
+        timeout=endpoint.timeout, local_hostname=endpoint.local_hostname, deadline=deadline
+    )
     if endpoint.tls == IMPLICIT:
         connection = _SMTP_SSL(endpoint.host, endpoint.port, context=endpoint.context, **options)
     else:
@@ -185,15 +217,16 @@ def _transact_in_one_write(connection: smtplib.SMTP, sender: str, recipient: str
     commands = _mail_from(sender, options) + (
         f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nBDAT {len(data)} LAST\r\n"
     )
+    # Failing here, the server got less than the BDAT size: it has nothing to deliver.
+    connection.send(commands.encode(connection.command_encoding) + data)
     try:
-        connection.send(commands.encode(connection.command_encoding) + data)
         mail = _mail_reply(connection.getreply)  # a 421 to MAIL: nothing after it counted
         rcpt = connection.getreply()
         code, reply = connection.getreply()
     except StaleConnection:
         raise
     except smtplib.SMTPServerDisconnected as exc:
-        raise OutcomeUnknown(str(exc)) from exc
+        raise ReplyLost(str(exc)) from exc
     if mail[0] != 250:
         raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
     if rcpt[0] not in (250, 251):
@@ -230,11 +263,12 @@ def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data:
         raise smtplib.SMTPRecipientsRefused(refused)
     if go_ahead[0] != 354:
         raise smtplib.SMTPDataError(*go_ahead)
+    # Failing here, the final "." never went out: the server drops what it got.
+    connection.send(_DOT_AT_LINE_START.sub(b"..", data) + b".\r\n")
     try:
-        connection.send(_DOT_AT_LINE_START.sub(b"..", data) + b".\r\n")
         code, reply = connection.getreply()
     except smtplib.SMTPServerDisconnected as exc:
-        raise OutcomeUnknown(str(exc)) from exc
+        raise ReplyLost(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
 
@@ -305,7 +339,8 @@ class SmtpTransport:
     ):
         self.endpoint = endpoint
         self.pool = SmtpPool(
-            lambda: open_connection(endpoint), pool_size, endpoint.timeout, idle_seconds, reuse
+            lambda deadline: open_connection(endpoint, deadline=deadline),
+            pool_size, endpoint.timeout, idle_seconds, reuse,
         )
 
     def send(self, message, envelope) -> None:
@@ -327,26 +362,28 @@ class SmtpTransport:
     def diagnose(self, report: Callable[[str], None]) -> None:
         """Each step on a new connection — DNS, TCP, SMTP, TLS, AUTH — reported as it passes."""
         endpoint = self.endpoint
-        try:
-            addresses = resolve(endpoint.host, endpoint.port, endpoint.timeout)
-            shown = sorted({a[4][0] for a in addresses})
-            report(f"DNS: {endpoint.host} is {', '.join(shown)}")
-            started = time.perf_counter()
-            connect(endpoint.host, endpoint.port, endpoint.timeout).close()
-            elapsed = (time.perf_counter() - started) * 1000
-            report(f"TCP: {endpoint.where} accepts connections ({elapsed:.0f} ms)")
-            open_connection(endpoint, report).quit()
-        except (smtplib.SMTPException, OSError) as exc:
-            raise explain(exc, endpoint) from exc
+        with Deadline(endpoint.deadline) as deadline:
+            try:
+                addresses = resolve(endpoint.host, endpoint.port, endpoint.timeout)
+                shown = sorted({a[4][0] for a in addresses})
+                report(f"DNS: {endpoint.host} is {', '.join(shown)}")
+                started = time.perf_counter()
+                connect(endpoint.host, endpoint.port, endpoint.timeout).close()
+                elapsed = (time.perf_counter() - started) * 1000
+                report(f"TCP: {endpoint.where} accepts connections ({elapsed:.0f} ms)")
+                open_connection(endpoint, report, deadline).quit()
+            except (smtplib.SMTPException, OSError) as exc:
+                raise explain(exc, endpoint, deadline) from exc
 
     def close(self) -> None:
         self.pool.close()
 
     def _run(self, work):
-        try:
-            return self.pool.run(work)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise explain(exc, self.endpoint) from exc
+        with Deadline(self.endpoint.deadline) as deadline:
+            try:
+                return self.pool.run(work, deadline)
+            except (smtplib.SMTPException, OSError) as exc:
+                raise explain(exc, self.endpoint, deadline) from exc
 
 
 def _text(reply) -> str:
@@ -363,13 +400,37 @@ def _transient(code: int) -> bool:
     return 400 <= code < 500
 
 
-def explain(exc: BaseException, endpoint: Endpoint) -> TransportError:
-    """What went wrong talking to ``endpoint``, in words that say what to do; never a secret."""
-    text, temporary = _describe(exc, endpoint)
+def explain(exc: BaseException, endpoint: Endpoint, deadline: Deadline | None = None) -> TransportError:
+    """What went wrong talking to ``endpoint``, in words that say what to do; never a secret.
+
+    OutcomeUnknown when the whole message was written and the reply was lost (ReplyLost).
+    """
+    if deadline is not None and deadline.expired:
+        text, temporary = _out_of_time(exc, endpoint, deadline)
+    else:
+        text, temporary = _describe(exc, endpoint)
     # Texts quote server replies, and a broken server could echo what it was sent.
     if endpoint.password:
         text = text.replace(endpoint.password, "***")
+    if isinstance(exc, ReplyLost):
+        return OutcomeUnknown(text)
     return TransportError(text, temporary=temporary)
+
+
+def _out_of_time(exc: BaseException, endpoint: Endpoint, deadline: Deadline) -> tuple[str, bool]:
+    limit = f"{deadline.seconds:g} s ({SEND_DEADLINE_FACTOR} x SMTP_TIMEOUT)"
+    if isinstance(exc, ReplyLost):
+        text = (
+            f"{endpoint.where} had the whole message but did not confirm it within the send's "
+            f"deadline of {limit}: it may have been delivered; look for its Message-ID before "
+            "sending it again."
+        )
+        return text, False
+    text = (
+        f"{endpoint.where} did not finish the conversation within the send's deadline of "
+        f"{limit}, so the message was not sent: retry later."
+    )
+    return text, True
 
 
 def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
@@ -422,12 +483,13 @@ def _describe(exc: BaseException, endpoint: Endpoint) -> tuple[str, bool]:
             "that offers AUTH only over TLS needs USE_TLS=yes."
         )
         return text, False
-    if isinstance(exc, OutcomeUnknown):
+    if isinstance(exc, ReplyLost):
         text = (
-            f"the connection to {where} was lost while the message was sent or confirmed; "
-            "the server may have queued it: check that it did not arrive before sending again."
+            f"the connection to {where} was lost (or its reply took over SMTP_TIMEOUT) after "
+            "the whole message was sent: the server may have queued it; look for its "
+            "Message-ID before sending it again."
         )
-        return text, True
+        return text, False
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         # smtplib reports a read that timed out or failed as a disconnection.
         cause = exc.__cause__ or exc.__context__

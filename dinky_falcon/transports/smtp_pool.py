@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..errors import TransportError
+from .deadline import Deadline
 
 T = TypeVar("T")
 
@@ -24,13 +25,14 @@ class StaleConnection(smtplib.SMTPServerDisconnected):
 class SmtpPool:
     """At most ``size`` open connections; idle ones are reused, newest first, then closed.
 
-    ``connect()`` opens a ready connection (greeted, encrypted, logged in). Opening happens in
-    the calling thread, outside the lock, so a slow server never blocks the other threads.
+    ``connect(deadline)`` opens a ready connection (greeted, encrypted, logged in) whose socket
+    the deadline cuts. Opening happens in the calling thread, outside the lock, so a slow server
+    never blocks the other threads.
     """
 
     def __init__(
         self,
-        connect: Callable[[], smtplib.SMTP],
+        connect: Callable[[Deadline | None], smtplib.SMTP],
         size: int,
         wait_seconds: float,
         idle_seconds: float = IDLE_SECONDS,
@@ -52,22 +54,24 @@ class SmtpPool:
         with self._lock:
             return len(self._idle)
 
-    def run(self, work: Callable[[smtplib.SMTP], T]) -> T:
-        """``work(connection)`` on a pooled connection, and its result.
+    def run(self, work: Callable[[smtplib.SMTP], T], deadline: Deadline | None = None) -> T:
+        """``work(connection)`` on a pooled connection, and its result; the wait for a free
+        connection and the work on it end by ``deadline``.
 
         When ``work`` raises StaleConnection on a reused connection, it runs once more on a
         new one: ``work`` must raise it only when nothing was accepted yet, so no message can
         be sent twice. A connection is put back after success or after an SMTP refusal that
         RSET clears; after anything else it is closed.
         """
-        if not self._slots.acquire(timeout=self._wait_seconds):
+        wait = self._wait_seconds if deadline is None else deadline.bounded(self._wait_seconds)
+        if not self._slots.acquire(timeout=wait):
             raise TransportError(
                 f"all {self._size} SMTP connections stayed busy for {self._wait_seconds:g} s; "
                 "retry later",
                 temporary=True,
             )
         try:
-            connection, reused = self._take()
+            connection, reused = self._take(deadline)
             try:
                 try:
                     result = work(connection)
@@ -75,7 +79,7 @@ class SmtpPool:
                     if not reused:
                         raise
                     _close(connection)
-                    connection = self._connect()
+                    connection = self._connect(deadline)
                     result = work(connection)
             except smtplib.SMTPServerDisconnected:
                 _close(connection)
@@ -96,12 +100,15 @@ class SmtpPool:
         self._closed.set()
         self._close_idle(older_than=0)
 
-    def _take(self) -> tuple[smtplib.SMTP, bool]:
+    def _take(self, deadline: Deadline | None) -> tuple[smtplib.SMTP, bool]:
         self._close_idle(older_than=self._idle_seconds)
         with self._lock:
-            if self._idle:
-                return self._idle.pop()[1], True
-        return self._connect(), False
+            connection = self._idle.pop()[1] if self._idle else None
+        if connection is None:
+            return self._connect(deadline), False
+        if deadline is not None:
+            deadline.attach(connection.sock)
+        return connection, True
 
     def _put_back(self, connection: smtplib.SMTP) -> None:
         if self._closed.is_set() or not self._reuse:
