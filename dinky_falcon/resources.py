@@ -14,6 +14,7 @@ from .idempotency import (
     MAX_KEY_LENGTH,
     Answer,
     Outcome,
+    StoreUnavailable,
     fingerprint,
     forget,
     remember,
