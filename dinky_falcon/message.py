@@ -171,11 +171,12 @@ def _header_texts(request: SendRequest, sender: Address) -> Iterator[tuple[str, 
     """Every text of ``request`` that goes into a header, with the field it came from."""
     yield "subject", request.subject
     for name, value in request.headers:
+        yield "headers", name
         yield "headers", value
     for tag in request.tags:
         yield "tags", tag
-    shown = (("from", (sender,)), ("to", request.to), ("cc", request.cc), ("reply_to", request.reply_to))
-    for field, addresses in shown:
+    shown = {"from": (sender,), "to": request.to, "cc": request.cc, "reply_to": request.reply_to}
+    for field, addresses in shown.items():
         for address in addresses:
             yield field, address.display_name
             yield field, address.addr_spec
