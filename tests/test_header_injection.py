@@ -8,7 +8,10 @@ is, so these tests fail there without the service's own checks.
 
 import base64
 import json
+import re
+from email import _encoded_words, _header_value_parser, errors
 from email.headerregistry import Address
+from email.policy import SMTP
 from urllib.parse import urlencode
 
 import pytest
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import SEED_REQUEST, parse_mail
 from dinky_falcon import hookimpl
-from dinky_falcon.addresses import has_unsafe_header_chars, parse_mailbox
+from dinky_falcon.addresses import encoded_word_at, has_unsafe_header_chars, parse_mailbox
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.message import MessageBuilder
 from dinky_falcon.mime import UnsafeHeader
@@ -270,3 +273,42 @@ def test_no_form_value_adds_loses_or_breaks_a_header(form_client, name, message)
         assert header_names(raw) == FORM_HEADERS
         assert not parsed.defects, parsed.defects
         assert "Submitted to the contact form:" in parsed.get_body(("plain",)).get_content()
+
+
+def parser_reads(text: str, start: int) -> str | None:
+    """What the email package's header parser decodes from the word at ``start``, if any."""
+    try:
+        word, _ = _header_value_parser.get_encoded_word(text[start:])
+    except errors.HeaderParseError:
+        return None
+    return str(word)
+
+
+def checker_reads(text: str, start: int) -> str | None:
+    word = encoded_word_at(text, start)
+    try:
+        return None if word is None else _encoded_words.decode(word)[0]
+    except (ValueError, KeyError):
+        return None
+
+
+@quick
+@given(text=header_texts)
+def test_the_check_reads_each_encoded_word_as_the_header_parser_does(text):
+    # encoded_word_at() repeats the parser's steps: this interpreter's parser is the judge.
+    for found in re.finditer("(?==\\?)", text):
+        assert checker_reads(text, found.start()) == parser_reads(text, found.start())
+
+
+UNSAFE_DECODED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+@quick
+@given(text=header_texts, header=st.sampled_from(["Subject", "X-Campaign", "To", "Reply-To"]))
+def test_whatever_the_email_package_decodes_to_a_line_break_is_refused(text, header):
+    try:
+        decoded = str(SMTP.header_factory(header, text))
+    except Exception:  # noqa: BLE001 - text the header parser cannot read at all
+        return
+    if UNSAFE_DECODED.search(decoded):
+        assert has_unsafe_header_chars(text)
