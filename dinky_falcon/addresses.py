@@ -5,15 +5,20 @@ from __future__ import annotations
 import re
 from email import _encoded_words, errors
 from email.charset import Charset
+from email.header import decode_header
 from email.headerregistry import Address
 from email.policy import default as default_policy
 from functools import lru_cache
+from string import hexdigits
 
 from email_validator import EmailNotValidError, validate_email
 
 # Characters that end or corrupt a header line: every C0/C1 control but TAB, DEL, and the
 # Unicode separators that str.splitlines() (and so the email package) treats as line breaks.
 _UNSAFE_IN_HEADER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# What an RFC 2047 encoded word must not decode to: the same, and the lone surrogates that
+# stand for bytes its charset cannot decode (no mail reader shows them as written).
+_UNSAFE_DECODED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _NEEDS_HEADER_PARSER = re.compile(r'[<>"(),;:]')
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 # Atoms one space apart: a phrase that needs no quotes (RFC 5322). Readers fold any other run
@@ -24,8 +29,6 @@ _SIMPLE_NAME_ADDR = re.compile(
     rf"(?P<name>{_PHRASE}) <(?P<spec>{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
 )
 _ATOM_PHRASE = re.compile(_PHRASE)
-# RFC 2047 encoded words, which the email package decodes in every header it is given.
-_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[^?\s]*\?[^?\s]*\?=")
 _WHITE_SPACE_RUN = re.compile(r"[ \t]+")
 MAX_DISPLAY_NAME = 100  # keeps every header line far below SMTP's 998 characters
 # Whole mailbox text: the standard library's address parser is slow on very long input.
@@ -42,22 +45,74 @@ class AddressError(ValueError):
 
 
 def has_unsafe_header_chars(text: str) -> bool:
-    """True when ``text`` would break out of a header line (CR, LF and their relatives).
+    """True when ``text`` would break out of a header line (CR, LF and their relatives), as
+    written or once the email package decodes the RFC 2047 encoded words in it.
 
-    That includes an encoded word hiding one (``=?utf-8?b?DQo=?=`` is CRLF once decoded),
-    and an encoded word the email package's decoder cannot read.
+    "Encoded word" is what the email package's own decoders take for one, not what RFC 2047
+    allows: its header parser (every header of an ``EmailMessage``) also decodes words with
+    white space inside (``=?utf-8?q?=0D=0AX-Injected:_1 ?=``) or run together, and its
+    legacy ``decode_header`` (compat32 readers) reads some the parser does not.
     """
     if _UNSAFE_IN_HEADER.search(text) is not None:
         return True
-    return "=?" in text and any(map(_decodes_unsafely, _ENCODED_WORD.findall(text)))
+    return "=?" in text and (_parser_decodes_unsafely(text) or _legacy_decodes_unsafely(text))
 
 
-def _decodes_unsafely(word: str) -> bool:
+def _parser_decodes_unsafely(text: str) -> bool:
+    # The parser may start a word at any "=?" (after white space, inside an atom, a quoted
+    # string, a comment...): decode the word it would read at each one.
+    start = text.find("=?")
+    while start != -1:
+        word = encoded_word_at(text, start)
+        if word is not None:
+            try:
+                decoded = _encoded_words.decode(word)[0]
+            except (ValueError, KeyError):
+                pass  # the parser keeps these characters as they are
+            except Exception:  # noqa: BLE001 - a word the decoder chokes on is refused
+                return True
+            else:
+                if _UNSAFE_DECODED.search(decoded) is not None:
+                    return True
+        start = text.find("=?", start + 1)
+    return False
+
+
+def encoded_word_at(text: str, start: int) -> str | None:
+    """The encoded word that the header parser's ``get_encoded_word`` reads where ``text``
+    has "=?" at ``start`` (up to the first "?=", or the second when "=XX" follows the first:
+    a q-encoded text that begins with an escape), or None when there is none.
+
+    Its own steps, without its tokens (quadratic in the words of the decoded text), so that
+    a text of "=?" everywhere costs milliseconds; tests/test_header_injection.py holds the
+    two to the same answers.
+    """
+    end = text.find("?=", start + 2)
+    if end == -1:
+        return None
+    token = text[start + 2 : end]
+    after = text[end + 2 : end + 4]
+    if len(after) == 2 and after[0] in hexdigits and after[1] in hexdigits and token.count("?") < 2:
+        second = text.find("?=", end + 2)
+        token = text[start + 2 : second if second != -1 else len(text)]
+    return f"=?{token}?="
+
+
+def _legacy_decodes_unsafely(text: str) -> bool:
     try:
-        decoded = _encoded_words.decode(word)[0]
-    except Exception:  # noqa: BLE001 - any word the decoder chokes on is refused
+        parts = decode_header(text)
+    except Exception:  # noqa: BLE001 - a header that this decoder cannot read is refused
         return True
-    return _UNSAFE_IN_HEADER.search(decoded) is not None
+    for data, charset in parts:
+        if charset is None:
+            continue  # text outside encoded words, checked as written
+        try:
+            decoded = data.decode(charset, "surrogateescape")
+        except (LookupError, UnicodeError):
+            decoded = data.decode("ascii", "surrogateescape")
+        if _UNSAFE_DECODED.search(decoded) is not None:
+            return True
+    return False
 
 
 def tidy_display_name(name: str) -> str:
@@ -122,6 +177,8 @@ def parse_mailbox(text: str) -> Address:
         name, spec = split_name_addr(text)
         if len(name) > MAX_DISPLAY_NAME:
             raise AddressError(f"the display name is over {MAX_DISPLAY_NAME} characters")
+        if has_unsafe_header_chars(name):  # decoded, it may hold an encoded word of its own
+            raise AddressError("must not contain line breaks or control characters")
     try:
         valid = validate_email(spec, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:

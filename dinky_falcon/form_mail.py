@@ -86,11 +86,25 @@ def _attachments(form: Form, submission: Submission, limit: int, errors: dict) -
     return tuple(attachments)
 
 
+def _subject_value(submission: Submission, field: str) -> str:
+    """A visitor's value as the subject shows it: shortened, on one line."""
+    return " ".join(_CONTROL.sub(" ", submission.first(field)[:MAX_SUBJECT_VALUE]).split())
+
+
+def _subject_errors(form: Form, submission: Submission, errors: dict) -> None:
+    # A control character is shown as a space; an encoded word hiding one cannot be (the email
+    # package decodes it when the Subject is set), so the visitor is asked to correct it.
+    for field in _PLACEHOLDER.findall(form.subject):
+        if field != "form" and has_unsafe_header_chars(_subject_value(submission, field)):
+            errors.setdefault(field, [
+                "Must not contain an encoded word (=?...?=) that hides a line break "
+                "or control character."
+            ])
+
+
 def _subject(form: Form, submission: Submission) -> str:
     def value(match: re.Match) -> str:
-        if match[1] == "form":
-            return form.name
-        return submission.first(match[1])[:MAX_SUBJECT_VALUE]
+        return form.name if match[1] == "form" else _subject_value(submission, match[1])
 
     subject = " ".join(_CONTROL.sub(" ", _PLACEHOLDER.sub(value, form.subject)).split())
     return subject or DEFAULT_SUBJECT.format(form=form.name)
@@ -122,6 +136,7 @@ def build_request(form: Form, submission: Submission, max_attachment_bytes: int)
     """The message for ``form``'s recipients, or a 422 whose details name each field to fix."""
     fields = visible_fields(form, submission)
     errors = _field_errors(form, fields, bool(submission.uploads))
+    _subject_errors(form, submission, errors)
     reply_to = _reply_to(form, submission, errors)
     attachments = _attachments(form, submission, max_attachment_bytes, errors)
     if errors:

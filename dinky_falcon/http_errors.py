@@ -18,6 +18,7 @@ from marshmallow import ValidationError
 
 from .errors import MessageRefused, PluginError, TransportError
 from .idempotency import StoreUnavailable
+from .mime import UnsafeHeader
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,10 @@ class TransportFailed:
         )
 
 
+def unsafe_header(req, resp, error: UnsafeHeader, params):
+    raise ApiError(falcon.HTTP_422, "Validation failed", {error.field: [str(error)]})
+
+
 def message_refused(req, resp, error: MessageRefused, params):
     raise ApiError(falcon.HTTP_403, "Message refused", str(error))
 
@@ -132,5 +137,6 @@ def add_error_handlers(app: falcon.App, development: bool = False) -> None:
     app.add_error_handler(ValidationError, validation_failed)
     app.add_error_handler(TransportError, TransportFailed(development))
     app.add_error_handler(MessageRefused, message_refused)
+    app.add_error_handler(UnsafeHeader, unsafe_header)
     app.add_error_handler(PluginError, plugin_failed)
     app.add_error_handler(StoreUnavailable, store_unavailable)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid
 
-from .addresses import format_address_list, needs_smtputf8, tidy_display_name
+from .addresses import (
+    format_address_list,
+    has_unsafe_header_chars,
+    needs_smtputf8,
+    tidy_display_name,
+)
 from .html_text import html_to_text
-from .mime import BuiltMessage, flatten_single_part, header_value, set_text_body
+from .mime import (
+    BuiltMessage,
+    UnsafeHeader,
+    VerifiedPolicy,
+    flatten_single_part,
+    header_value,
+    set_text_body,
+)
 from .schemas import Attachment, SendRequest
 
 
@@ -31,9 +42,10 @@ class Envelope:
     tags: tuple[str, ...] = ()
 
 
+# email.policy.SMTP and SMTPUTF8, each header checked as it is written (VerifiedPolicy).
 # Address headers are stored pre-folded (see format_address_list): emit them as they are.
-ASCII_POLICY = SMTP.clone(refold_source="none")
-UTF8_POLICY = SMTPUTF8.clone(refold_source="none")
+ASCII_POLICY = VerifiedPolicy(linesep="\r\n", refold_source="none")
+UTF8_POLICY = ASCII_POLICY.clone(utf8=True)
 
 
 def message_id(message: EmailMessage) -> str:
@@ -84,7 +96,15 @@ class MessageBuilder:
         return self.default_from
 
     def build(self, request: SendRequest) -> tuple[BuiltMessage, Envelope]:
+        """The message and its envelope; UnsafeHeader when a text bound for a header would
+        break out of its line, whichever way the request was made (API, form, plugin)."""
         sender = self.sender(request)
+        for field, text in _header_texts(request, sender):
+            if has_unsafe_header_chars(text):
+                raise UnsafeHeader(
+                    field, "Must not contain line breaks or control characters, "
+                    "nor an RFC 2047 encoded word hiding one."
+                )
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
         message = BuiltMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
@@ -145,6 +165,25 @@ class MessageBuilder:
                 # EmailMessage gives each part it makes a MIME-Version; it belongs on top only.
                 if part is not message:
                     del part["MIME-Version"]
+
+
+def _header_texts(request: SendRequest, sender: Address) -> Iterator[tuple[str, str]]:
+    """Every text of ``request`` that goes into a header, with the field it came from."""
+    yield "subject", request.subject
+    for name, value in request.headers:
+        yield "headers", name
+        yield "headers", value
+    for tag in request.tags:
+        yield "tags", tag
+    shown = {"from": (sender,), "to": request.to, "cc": request.cc, "reply_to": request.reply_to}
+    for field, addresses in shown.items():
+        for address in addresses:
+            yield field, address.display_name
+            yield field, address.addr_spec
+    for attachment in request.attachments:
+        yield "attachments", attachment.filename
+        yield "attachments", attachment.content_type
+        yield "attachments", attachment.content_id or ""
 
 
 def _attach(add: Callable, attachment: Attachment, **options) -> None:

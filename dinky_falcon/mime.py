@@ -9,11 +9,47 @@ tests/test_mime.py checks both against the email package's own output.
 
 from __future__ import annotations
 
+import re
 from email import quoprimime
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 
 MAX_LINE = 78  # the SMTP policies' max_line_length: shorter lines are never folded
+# A line end inside a folded header that does not continue it: the start of a new header.
+_NEW_LINE_WITHOUT_FWS = re.compile(rb"\r\n[^ \t]|\r[^ \n\t]|\n[^ \t]")
+
+
+class UnsafeHeader(ValueError):
+    """A header would break out of its line; the caller sees 422 naming ``field``."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class VerifiedPolicy(EmailPolicy):
+    """An EmailPolicy that refuses to write a header whose folded form starts a new line.
+
+    The email package decodes RFC 2047 encoded words when a header is set and, before the
+    fix for CVE-2024-6923 (Python 3.11.7 has none), writes a decoded CR LF as it is. The
+    builder refuses such values first (``has_unsafe_header_chars``); this is the last check,
+    also for what a ``before_send`` hook sets, on every interpreter.
+    """
+
+    def fold(self, name, value):
+        folded = super().fold(name, value)
+        _verify(name, folded.encode("utf-8", "surrogateescape"), self.linesep.encode())
+        return folded
+
+    def fold_binary(self, name, value):
+        folded = super().fold_binary(name, value)
+        _verify(name, folded, self.linesep.encode())
+        return folded
+
+
+def _verify(name: str, folded: bytes, linesep: bytes) -> None:
+    if not folded.endswith(linesep) or _NEW_LINE_WITHOUT_FWS.search(folded[: -len(linesep)]):
+        raise UnsafeHeader(name.lower(), f"The {name} header would contain a line break.")
 
 
 class BuiltMessage(EmailMessage):
