@@ -115,11 +115,13 @@ class SendResource:
         key = idempotency_key(req)
         document = read_json(req, self.max_body_size)
         request = self.schema.load(document)
+        fp = fingerprint(document) if key is not None else None
+        del document  # its base64 text is as large as the body: not kept during the send
         api_key = req.context.api_key
         if key is None:
             resp.media = self.send(request, api_key)
         else:
-            self.send_once(key, fingerprint(document), request, api_key, resp)
+            self.send_once(key, fp, request, api_key, resp)
 
     def send_once(self, key: str, fp: str, request, api_key, resp: falcon.Response) -> None:
         """Send under an Idempotency-Key: replay, refuse (422/409), or send and remember."""
