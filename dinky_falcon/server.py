@@ -11,6 +11,7 @@ from .app import create_app
 from .idempotency import open_store
 from .logs import written_by_one_thread
 from .mailer import Mailer
+from .memory import return_large_blocks
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
+    return_large_blocks()
     mailer = Mailer.from_settings(settings)
     idempotency = None
     try:
