@@ -79,7 +79,9 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     add_error_handlers(app, development=settings.environment == "development")
     schema = SendSchema(
-        max_recipients=settings.max_recipients, max_attachment_bytes=settings.max_attachment_bytes
+        max_recipients=settings.max_recipients,
+        max_attachment_bytes=settings.max_attachment_bytes,
+        max_attachments=settings.max_attachments,
     )
     policy = mail_policy(settings)
     app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy, idempotency))

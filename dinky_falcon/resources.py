@@ -140,11 +140,13 @@ class SendResource:
         key = idempotency_key(req)
         document = read_json(req, self.max_body_size)
         request = self.schema.load(document)
+        fp = fingerprint(document) if key is not None else None
+        del document  # its base64 text is as large as the body: not kept during the send
         api_key = req.context.api_key
         if key is None:
             answer = self.send(request, api_key)
         else:
-            answer = self.send_once(scoped_key(api_key, key), fingerprint(document), request, api_key, resp)
+            answer = self.send_once(scoped_key(api_key, key), fp, request, api_key, resp)
         resp.status = falcon.code_to_http_status(answer.status)
         resp.media = answer.body
 

@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .idempotency import open_store
 from .logs import written_by_one_thread
 from .mailer import Mailer
+from .memory import return_large_blocks
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def serve(settings: Settings, host: str, port: int, threads: int) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
+    return_large_blocks()
     mailer = Mailer.from_settings(settings)
     idempotency = None
     try:

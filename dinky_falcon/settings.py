@@ -73,6 +73,7 @@ class Settings:
     max_body_size: int = 1024 * 1024
     max_recipients: int = 50
     max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 20
     data_dir: Path = Path("data")
     idempotency_store: str = ""
     idempotency_ttl: int = 24 * 3600
@@ -391,6 +392,8 @@ class _Reader:
             max_attachment_bytes=self.number(
                 "MAX_ATTACHMENT_BYTES", Settings.max_attachment_bytes, int, 0
             ),
+            # Each attachment costs about 1 ms to build: 1000 is about a second per request.
+            max_attachments=self.number("MAX_ATTACHMENTS", Settings.max_attachments, int, 0, 1000),
             data_dir=Path(self.text("DATA_DIR", str(Settings.data_dir))),
             idempotency_store=self.idempotency_store(),
             idempotency_ttl=self.number("IDEMPOTENCY_TTL", Settings.idempotency_ttl, int, 1),

@@ -1,0 +1,135 @@
+"""Memory per request in flight: ``python bench/memory.py`` (about a minute).
+
+For each attachment size, a fresh ``python -m dinky_falcon serve`` (file sink, 8 threads) on
+127.0.0.1 is sent one request at a time, then 8 at once, while its RSS is sampled every 5 ms
+from /proc. Printed per case: the request body, the peak RSS added over the idle size per
+request in flight, and the RSS left 2 s after the last answer. The figures are written by
+hand into bench/RESULTS.md ("Memory per request").
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from run import Server  # noqa: E402 - bench/ is on sys.path when this runs as a script
+
+SIZES = {"1 KiB": 1 << 10, "100 KiB": 100 << 10, "5 MiB": 5 << 20}
+IN_FLIGHT = (1, 8)
+THREADS = 8
+
+
+def request_body(size: int) -> bytes:
+    content = base64.b64encode(os.urandom(size)).decode()
+    return json.dumps(
+        {
+            "to": "ada@example.net",
+            "subject": "memory",
+            "body": "see the attachment",
+            "attachments": [{"filename": "data.bin", "content": content}],
+        }
+    ).encode()
+
+
+def post(port: int, body: bytes) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", "/send", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def peak_rss_during(server: Server, work) -> float:
+    """The highest RSS (MB) seen while ``work()`` runs."""
+    peak, done = [server.memory_mb("VmRSS")], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], server.memory_mb("VmRSS"))
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        work()
+    finally:
+        done.set()
+        sampler.join()
+    return peak[0]
+
+
+def concurrently(port: int, body: bytes, count: int) -> None:
+    statuses = []
+    threads = [
+        threading.Thread(target=lambda: statuses.append(post(port, body))) for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if statuses != [200] * count:
+        raise RuntimeError(f"answers: {statuses}")
+
+
+def measure(label: str, size: int, workdir: Path) -> dict:
+    body = request_body(size)
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "MAIL_TRANSPORT": "file",
+        "OUTBOX_DIR": str(workdir / "outbox"),
+        "DATA_DIR": str(workdir / "data"),
+        "MAX_BODY_SIZE": str(16 << 20),
+        "MAX_ATTACHMENT_BYTES": str(12 << 20),
+        "LOG_LEVEL": "warning",
+    }
+    server = Server(
+        [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "{port}",
+         "--threads", str(THREADS)],
+        env, workdir,
+    )
+    server.start()
+    try:
+        post(server.port, request_body(1024))  # warm-up: imports, first message
+        time.sleep(0.5)
+        idle = server.memory_mb("VmRSS")
+        row = {"case": label, "body KiB": round(len(body) / 1024), "idle MB": round(idle, 1)}
+        for count in IN_FLIGHT:
+            peak = peak_rss_during(server, lambda: concurrently(server.port, body, count))
+            row[f"+MB/request, {count} in flight"] = round((peak - idle) / count, 1)
+            row[f"x body, {count} in flight"] = round((peak - idle) * (1 << 20) / count / len(body), 1)
+        time.sleep(2)
+        row["MB held after"] = round(server.memory_mb("VmRSS") - idle, 1)
+        return row
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args()
+    rows = []
+    for label, size in SIZES.items():
+        with tempfile.TemporaryDirectory() as workdir:
+            rows.append(measure(label, size, Path(workdir)))
+            print(json.dumps(rows[-1]), flush=True)
+    names = list(rows[0])
+    print("| " + " | ".join(names) + " |")
+    print("|" + "---|" * len(names))
+    for row in rows:
+        print("| " + " | ".join(str(row[name]) for name in names) + " |")
+
+
+if __name__ == "__main__":
+    main()
