@@ -19,7 +19,7 @@ import tempfile
 from falcon import testing
 
 from dinky_falcon.app import create_app
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 from run import BODY
 
 

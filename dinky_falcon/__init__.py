@@ -8,7 +8,7 @@ implementations (see ``dinky_falcon.hookspecs``), transports raise ``TransportEr
 
 from .errors import ConfigError, MessageRefused, OutcomeUnknown, TransportError
 from .hookspecs import hookimpl
-from .message import Envelope
+from .mail.message import Envelope
 
 __all__ = [
     "ConfigError", "Envelope", "MessageRefused", "OutcomeUnknown", "TransportError", "hookimpl"

@@ -9,16 +9,18 @@ from collections.abc import Callable
 import falcon
 import pluggy
 
-from .http_errors import add_error_handlers
+from .web.errors import add_error_handlers
 from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
-from .openapi import OpenApiResource, build_spec
-from .form_resource import FormErrors, FormResource
-from .protection import form_protection, mail_policy, protection_middleware
-from .resources import REPLAYED_HEADER, HealthResource, ReadinessResource, SendResource
-from .schemas import SendSchema
-from .settings import Settings
+from .web.openapi import OpenApiResource, build_spec
+from .forms.resource import FormErrors, FormResource
+from .guard.build import form_protection, mail_policy, protection_middleware
+from .web.body import REPLAYED_HEADER
+from .web.health import HealthResource, ReadinessResource
+from .web.send import SendResource
+from .web.schemas import SendSchema
+from .config.settings import Settings
 
 access_log = logging.getLogger("dinky_falcon.access")
 
@@ -93,7 +95,7 @@ def create_app(
 
 
 def add_form_routes(app, settings, mailer, origins, idempotency, clock) -> None:
-    """``/forms/{name}`` (see form_resource.py); its errors answer browsers in HTML."""
+    """``/forms/{name}`` (see forms/resource.py); its errors answer browsers in HTML."""
     rate_limit, client_ip = form_protection(settings, clock)
     forms = FormResource(
         settings, mailer, mailer.pm, rate_limit, client_ip, origins, idempotency, clock

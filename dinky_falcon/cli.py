@@ -11,8 +11,8 @@ from .errors import ConfigError, OutcomeUnknown, TransportError
 from .logs import configure_logging
 from .mailer import Mailer
 from .plugins import describe_plugin, make_plugin_manager, transport_registry
-from .schemas import SendSchema
-from .settings import Settings
+from .web.schemas import SendSchema
+from .config.settings import Settings
 
 
 def cmd_serve(settings: Settings, args) -> int:

@@ -46,3 +46,18 @@ class PluginError(Exception):
         super().__init__(f"plugin {plugin} failed in {stage}")
         self.plugin = plugin
         self.stage = stage
+
+
+class StoreUnavailable(Exception):
+    """The idempotency store cannot be read or written: 503, retry later."""
+
+
+class PolicyRefused(Exception):
+    """The sender or a recipient is outside this service's policy (guard/policy.py): 403.
+
+    ``title`` is the error's short title, ``details`` what the caller reads."""
+
+    def __init__(self, title: str, details: str):
+        super().__init__(details)
+        self.title = title
+        self.details = details

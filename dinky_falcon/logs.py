@@ -5,7 +5,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
-from .settings import Settings
+from .config.settings import Settings
 
 
 def printable(text: str) -> str:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 import pluggy
 
-from .addresses import parse_mailbox
+from .mail.addresses import parse_mailbox
 from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
-from .message import Envelope, MessageBuilder, message_id
+from .mail.message import Envelope, MessageBuilder, message_id
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
-from .schemas import SendRequest
-from .settings import Settings
+from .mail.request import SendRequest
+from .config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import pluggy
 
 from . import __version__, hookspecs
 from .errors import ConfigError
-from .settings import Settings
+from .config.settings import Settings
 
 log = logging.getLogger(__name__)
 trace_log = logging.getLogger(__name__ + ".trace")

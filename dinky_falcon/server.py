@@ -17,8 +17,8 @@ from .errors import ConfigError
 from .idempotency import open_store
 from .logs import written_by_one_thread
 from .mailer import Mailer
-from .memory import return_large_blocks
-from .settings import Settings
+from .malloc import return_large_blocks
+from .config.settings import Settings
 
 log = logging.getLogger(__name__)
 

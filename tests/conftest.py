@@ -8,7 +8,7 @@ from falcon import testing
 
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 from live_server import LiveServer
 from redis_peer import RedisPeer
 from smtp_peer import SmtpPeer

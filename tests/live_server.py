@@ -12,7 +12,7 @@ from waitress import wasyncore
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.server import create_server
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 
 
 @dataclass

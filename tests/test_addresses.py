@@ -7,7 +7,7 @@ import pytest
 from email.headerregistry import Address
 from email.policy import default
 
-from dinky_falcon.addresses import PARSE_CACHE_SIZE, AddressError, format_address_list, parse_mailbox
+from dinky_falcon.mail.addresses import PARSE_CACHE_SIZE, AddressError, format_address_list, parse_mailbox
 
 
 def test_a_cached_address_is_the_same_address():

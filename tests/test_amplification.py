@@ -10,10 +10,10 @@ import tracemalloc
 
 import pytest
 
-from dinky_falcon.addresses import parse_mailbox
-from dinky_falcon.fields import Base64Bytes
-from dinky_falcon.html_text import html_to_text
-from dinky_falcon.schemas import MAX_REPLY_TO
+from dinky_falcon.mail.addresses import parse_mailbox
+from dinky_falcon.web.fields import Base64Bytes
+from dinky_falcon.mail.html_text import html_to_text
+from dinky_falcon.web.schemas import MAX_REPLY_TO
 
 MAX_RECIPIENTS = 50  # the default
 # Each takes the email package's address parser about 5 ms to refuse (15 ms at 512 characters).

@@ -14,7 +14,7 @@ CHILD = r"""
 import json, socket, sys, time
 from falcon import testing
 from dinky_falcon.app import create_app
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 
 silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 silent.bind(("127.0.0.1", 53))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dinky_falcon.errors import ConfigError
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 
 BASE = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org"}
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from dinky_falcon.app import create_app
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 
 KEY = "fuzz-key-0123456789abcdef"
 app = create_app(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dinky_falcon.html_text import html_to_text
+from dinky_falcon.mail.html_text import html_to_text
 
 
 @pytest.mark.parametrize(

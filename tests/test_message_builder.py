@@ -2,9 +2,9 @@
 
 from datetime import datetime, timezone
 from conftest import parse_mail
-from dinky_falcon.addresses import parse_mailbox
-from dinky_falcon.message import MessageBuilder
-from dinky_falcon.schemas import SendSchema
+from dinky_falcon.mail.addresses import parse_mailbox
+from dinky_falcon.mail.message import MessageBuilder
+from dinky_falcon.web.schemas import SendSchema
 
 FIXED_TIME = datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc)
 

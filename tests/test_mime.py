@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import parse_mail
-from dinky_falcon.mime import MAX_LINE, header_value, set_text_body
+from dinky_falcon.mail.mime import MAX_LINE, header_value, set_text_body
 
 POLICIES = [SMTP.clone(refold_source="none"), SMTPUTF8.clone(refold_source="none")]
 # Header text as the schema lets it through: one line, any language, odd spacing.
@@ -89,7 +89,7 @@ name_addrs = st.builds(
 @settings(max_examples=500, deadline=None)
 @given(text=name_addrs)
 def test_a_simple_mailbox_splits_as_the_header_parser_splits_it(text):
-    from dinky_falcon.addresses import AddressError, parse_name_addr, split_name_addr
+    from dinky_falcon.mail.addresses import AddressError, parse_name_addr, split_name_addr
 
     def outcome(split):
         try:
@@ -115,9 +115,9 @@ requests = st.fixed_dictionaries(
 def test_the_bytes_written_at_build_time_are_what_the_generator_writes(body):
     from marshmallow import ValidationError
 
-    from dinky_falcon.addresses import parse_mailbox
-    from dinky_falcon.message import MessageBuilder
-    from dinky_falcon.schemas import SendSchema
+    from dinky_falcon.mail.addresses import parse_mailbox
+    from dinky_falcon.mail.message import MessageBuilder
+    from dinky_falcon.web.schemas import SendSchema
 
     try:
         request = SendSchema().load(body)
@@ -129,9 +129,9 @@ def test_the_bytes_written_at_build_time_are_what_the_generator_writes(body):
 
 
 def test_control_characters_that_str_splitlines_breaks_on_stay_inside_their_line():
-    from dinky_falcon.addresses import parse_mailbox
-    from dinky_falcon.message import MessageBuilder
-    from dinky_falcon.schemas import SendSchema
+    from dinky_falcon.mail.addresses import parse_mailbox
+    from dinky_falcon.mail.message import MessageBuilder
+    from dinky_falcon.web.schemas import SendSchema
 
     request = SendSchema().load({"to": "a@example.org", "subject": "x", "body": "a\x1eb\x0cc\x1cd\n"})
     message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings as hypothesis_settings, strategie
 
 from dinky_falcon.cli import main
 from dinky_falcon.errors import ConfigError
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 from service_process import start_or_refuse
 
 SECRET = "S3cretS3cret"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from delivery import parse, relay
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 from smtp_peer import SmtpPeer
 
 PRINTABLE = st.characters(categories=["L", "N", "P", "S"]) | st.just(" ")

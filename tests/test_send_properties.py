@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import parse_mail
-from dinky_falcon.addresses import parse_mailbox
+from dinky_falcon.mail.addresses import parse_mailbox
 
 HEADERS_THE_SERVICE_SETS = {
     "from", "to", "subject", "date", "message-id",
@@ -57,7 +57,7 @@ def service(request):
 
     from dinky_falcon.app import create_app
     from dinky_falcon.mailer import Mailer
-    from dinky_falcon.settings import Settings
+    from dinky_falcon.config.settings import Settings
 
     settings_ = Settings.from_env(
         {

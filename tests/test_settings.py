@@ -4,7 +4,7 @@ import pytest
 
 from dinky_falcon.cli import main
 from dinky_falcon.errors import ConfigError
-from dinky_falcon.settings import Settings
+from dinky_falcon.config.settings import Settings
 
 
 def read(**env):

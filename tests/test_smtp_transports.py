@@ -10,7 +10,7 @@ import pytest
 from conftest import SEED_REQUEST
 from dinky_falcon import ConfigError
 from dinky_falcon.mailer import Mailer
-from dinky_falcon.message import Envelope
+from dinky_falcon.mail.message import Envelope
 from dinky_falcon.transports.smtp import (
     IMPLICIT,
     OPPORTUNISTIC,

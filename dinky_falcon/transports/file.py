@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, TransportError
 from ..hookspecs import hookimpl
-from ..message import message_id
+from ..mail.message import message_id
 
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9._@-]")
 

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 
 import falcon
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
-    """TRUSTED_PROXIES entries (``10.0.0.0/8``, ``172.18.0.2``) -> networks; ValueError if bad."""
-    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+from ..config.parsers import Network
 
 
 def _address(text: str):

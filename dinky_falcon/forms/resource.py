@@ -21,27 +21,18 @@ from urllib.parse import urlsplit
 import falcon
 import pluggy
 
-from .errors import MessageRefused, OutcomeUnknown, PluginError
-from .form_input import read_submission
-from .form_mail import (
-    NEXT_FIELD,
-    TOKEN_FIELD,
-    TOKEN_MAX_AGE,
-    TOO_QUICKLY,
-    build_request,
-    sign_token,
-    submission_fingerprint,
-    token_nonce,
-    token_problem,
-)
-from .forms import Form
-from .http_errors import ApiError, serialize_error
-from .idempotency import Answer, Outcome, forget, remember, unknown_outcome
-from .mailer import Mailer
-from .plugins import failing_plugin
-from .ratelimit import RateLimit
-from .resources import REPLAYED_HEADER, sent_answer
-from .settings import Settings
+from ..errors import MessageRefused, OutcomeUnknown, PluginError
+from .input import read_submission
+from .mail import NEXT_FIELD, TOKEN_FIELD, build_request, submission_fingerprint
+from .token import TOKEN_MAX_AGE, TOO_QUICKLY, sign_token, token_nonce, token_problem
+from ..config.forms import Form
+from ..web.errors import ApiError, serialize_error
+from ..idempotency import Answer, Outcome, forget, remember, sent_answer, unknown_outcome
+from ..mailer import Mailer
+from ..plugins import failing_plugin
+from ..guard.ratelimit import RateLimit
+from ..web.body import REPLAYED_HEADER
+from ..config.settings import Settings
 
 log = logging.getLogger(__name__)
 

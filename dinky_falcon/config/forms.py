@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from pathlib import Path
 
-from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from ..errors import ConfigError
+from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 
 FORM_NAME = re.compile(r"[a-z0-9_]{1,64}")
 _SETTING = re.compile(
@@ -187,3 +188,19 @@ def describe_form(form: Form) -> dict[str, str]:
             value = "yes" if value else "no"
         shown[prefix + key.upper()] = str(value)
     return shown
+
+
+def forms_settings(environ: Mapping[str, str], forms_file: str, secret: str) -> dict:
+    """FORMS_FILE, FORMS_SECRET and the forms, as Settings holds them; ConfigError if unusable."""
+    try:
+        forms = load_forms(environ, forms_file)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if secret and len(secret) < 16:
+        raise ConfigError("FORMS_SECRET is shorter than 16 characters")
+    timed = [form.name for form in forms if form.min_seconds]
+    if timed and not secret:
+        raise ConfigError(
+            f"form {timed[0]!r} has a minimum fill time: set FORMS_SECRET to sign its tokens"
+        )
+    return dict(forms_file=forms_file, forms_secret=secret, forms=forms)

@@ -7,27 +7,30 @@ naming the variable, so the service stops at start instead of failing at the fir
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-from .addresses import AddressError, parse_mailbox
-from .auth import ApiKey, parse_api_keys
-from .clientip import parse_networks
-from .errors import ConfigError
-from .forms import Form, describe_form, load_forms
-from .origin import ascii_hostname, parse_allowed_hosts
-from .policy import canonical_domain, parse_domains, parse_recipient_rules
-from .ratelimit import parse_rate_limit
-from .redact import redact_url
-
-TRUE_WORDS = frozenset({"yes", "true", "1"})
-FALSE_WORDS = frozenset({"no", "false", "0"})
+from ..errors import ConfigError
+from ..mail.addresses import AddressError, parse_mailbox
+from ..redact import redact_url
+from .reader import Reader
+from .display import SECRETS, shown_secret, shown_settings
+from .forms import Form, describe_form, forms_settings
+from .parsers import (
+    ApiKey,
+    ascii_hostname,
+    canonical_domain,
+    parse_allowed_hosts,
+    parse_api_keys,
+    parse_domains,
+    parse_networks,
+    parse_rate_limit,
+    parse_recipient_rules,
+)
 
 # (legacy name, current name): the legacy one still works, with a warning.
 LEGACY_NAMES = (
@@ -83,7 +86,7 @@ class Settings:
     log_level: str = "INFO"
     traefik_entrypoint: str = "https"
     enable_tls: bool = True
-    # Abuse protection (dinky_falcon/auth.py, policy.py, origin.py, ratelimit.py).
+    # Abuse protection (dinky_falcon/guard/).
     api_keys: tuple[ApiKey, ...] = ()
     allowed_recipients: tuple[str, ...] = ()
     allowed_sender_domains: tuple[str, ...] = ()
@@ -93,7 +96,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     client_timeout: int = 30
     receive_timeout: int = 60  # seconds for a whole request to arrive (server.py)
-    # Contact forms (dinky_falcon/forms.py, form_resource.py).
+    # Contact forms (config/forms.py, dinky_falcon/forms/).
     forms_file: str = ""
     forms_secret: str = ""
     forms: tuple[Form, ...] = ()
@@ -102,18 +105,13 @@ class Settings:
     # What was accepted but deserves a word in the log at start.
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    SECRETS = frozenset(
-        {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store",
-         "forms_secret"}
-    )
-
     def __repr__(self) -> str:
         # Plugins get the settings and may log them: secrets as ``dinky-mail config`` shows them.
         shown = []
         for f in dataclasses.fields(self):
             if f.repr:
                 value = getattr(self, f.name)
-                value = _redact(f.name, value) if f.name in self.SECRETS else value
+                value = shown_secret(f.name, value) if f.name in SECRETS else value
                 shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
 
@@ -133,25 +131,7 @@ class Settings:
 
     def redacted(self) -> dict[str, str]:
         """The settings as VARIABLE -> text, secrets shown as ``***`` (``dinky-mail config``)."""
-        shown = {}
-        for f in dataclasses.fields(self):
-            if f.name in ("environ", "warnings", "forms"):
-                continue
-            value = getattr(self, f.name)
-            if f.name in self.SECRETS:
-                text = _redact(f.name, value)
-            elif isinstance(value, bool):
-                text = "yes" if value else "no"
-            elif isinstance(value, tuple):
-                text = ",".join(value)
-            elif value is None:
-                text = ""
-            else:
-                text = str(value)
-            shown[f.name.upper()] = text
-        for key in self.api_keys:
-            if key.recipients is not None:
-                shown[key.variable] = ",".join(key.recipients)
+        shown = shown_settings(self)
         for form in self.forms:
             shown.update(describe_form(form))
         return shown
@@ -168,76 +148,8 @@ class Settings:
         return _Reader(merged).settings()
 
 
-def _redact(name: str, value) -> str:
-    """A secret for display: API keys by label, the storage URL without credentials, or ``***``."""
-    if not value:
-        return ""
-    if name == "api_keys":
-        return ",".join(f"{key.label}:***" for key in value)
-    if name in ("rate_limit_storage", "idempotency_store"):
-        return redact_url(value)
-    return "***"
-
-
-class _Reader:
+class _Reader(Reader):
     """Turns a mapping of variables into Settings, collecting warnings on the way."""
-
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
-        self.warnings: list[str] = []
-
-    def text(self, name: str, default: str = "") -> str:
-        value = self.env.get(name, "").strip()
-        return value or default
-
-    def renamed(self, old: str, new: str, default: str = "") -> str:
-        if self.env.get(old, "").strip():
-            if self.env.get(new, "").strip():
-                self.warnings.append(f"{old} is ignored because {new} is set")
-            else:
-                self.warnings.append(f"{old} is deprecated: rename it to {new}")
-                return self.text(old, default)
-        return self.text(new, default)
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.text(name)
-        if not value:
-            return default
-        if value.lower() in TRUE_WORDS:
-            return True
-        if value.lower() in FALSE_WORDS:
-            return False
-        raise ConfigError(f"{name}={value!r} is not a boolean: use yes/no, true/false or 1/0")
-
-    def number(self, name: str, default: float, kind=int, low=1, high=None, value=None):
-        value = self.text(name) if value is None else value
-        if not value:
-            return default
-        try:
-            number = kind(value)
-        except ValueError:
-            number = None
-        # nan compares false with everything, so it would pass both bounds: refused first.
-        if number is None or not math.isfinite(number) or number < low or (
-            high is not None and number > high
-        ):
-            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            article = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"{name}={value!r} is not {article} {bounds}")
-        return number
-
-    def port(self, name: str, default: int, legacy: str | None = None) -> int:
-        value = self.renamed(legacy, name) if legacy else self.text(name)
-        return self.number(name, default, int, 1, 65535, value=value)
-
-    def words(self, name: str) -> tuple[str, ...]:
-        return tuple(w.strip() for w in self.text(name).split(",") if w.strip())
-
-    def choice(self, name: str, default: str, allowed) -> str:
-        value = self.text(name, default).lower()
-        if value not in allowed:
-            raise ConfigError(f"{name}={value!r} must be one of: {', '.join(sorted(allowed))}")
-        return value
 
     def app_password(self) -> str:
         password = self.renamed("RELAY_PASSWORD", "SMTP_RELAY_PASSWORD")
@@ -249,29 +161,10 @@ class _Reader:
             )
         return self.sendable_credential("SMTP_RELAY_PASSWORD", squeezed)
 
-    @staticmethod
-    def sendable_credential(name: str, value: str) -> str:
-        """``value`` when SMTP AUTH can send it: smtplib encodes the login as ASCII and would
-        fail at the first message (never naming a character of it here: it may be a secret)."""
-        if not all(" " <= c <= "~" for c in value):
-            raise ConfigError(
-                f"{name} holds a character outside printable ASCII, which SMTP AUTH cannot "
-                "send: check it was copied without accents, curly quotes or invisible characters"
-            )
-        return value
-
     def host_name(self, name: str, default: str) -> str:
         value = self.text(name, default)
         try:
             return ascii_hostname(value)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {exc}") from None
-
-    def parsed(self, name: str, parse, value=None):
-        """``parse(value)`` with its ValueError turned into a ConfigError naming ``name``."""
-        value = self.text(name) if value is None else value
-        try:
-            return parse(value)
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}") from None
 
@@ -332,22 +225,6 @@ class _Reader:
             )
         return url
 
-    def forms(self) -> dict:
-        forms_file = self.text("FORMS_FILE")
-        try:
-            forms = load_forms(self.env, forms_file)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        secret = self.text("FORMS_SECRET")
-        if secret and len(secret) < 16:
-            raise ConfigError("FORMS_SECRET is shorter than 16 characters")
-        timed = [form.name for form in forms if form.min_seconds]
-        if timed and not secret:
-            raise ConfigError(
-                f"form {timed[0]!r} has a minimum fill time: set FORMS_SECRET to sign its tokens"
-            )
-        return dict(forms_file=forms_file, forms_secret=secret, forms=forms)
-
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
@@ -404,7 +281,7 @@ class _Reader:
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),
             **self.abuse_protection(environment),
-            **self.forms(),
+            **forms_settings(self.env, self.text("FORMS_FILE"), self.text("FORMS_SECRET")),
         )
         settings = Settings(**values, environ=dict(self.env))
         self.warn_if_open_relay(settings)

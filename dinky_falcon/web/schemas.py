@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import mimetypes
-from dataclasses import dataclass
-from email.headerregistry import Address
 
 from marshmallow import (
     Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 )
 
+from ..mail.request import Attachment, SendRequest
 from .fields import (
     CONTENT_ID,
     FILE_NAME_PATTERN,
@@ -36,40 +35,6 @@ MAX_HEADERS = 20
 MAX_TAGS = 10
 MAX_REPLY_TO = 10
 RECIPIENT_FIELDS = ("to", "cc", "bcc")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """A decoded attachment; with ``content_id`` it is an inline part of the HTML."""
-
-    filename: str
-    content: bytes
-    content_type: str
-    content_id: str | None = None
-
-
-@dataclass(frozen=True)
-class SendRequest:
-    """A validated ``POST /send`` body.
-
-    ``body``/``html`` are the seed's pair (``html`` true: ``body`` is HTML). Without ``body``,
-    ``text`` and ``html_body`` hold the plain-text and HTML bodies (at least one is set).
-    """
-
-    to: tuple[Address, ...]
-    subject: str
-    body: str | None = None
-    from_: Address | None = None
-    html: bool = False
-    text: str | None = None
-    html_body: str | None = None
-    cc: tuple[Address, ...] = ()
-    bcc: tuple[Address, ...] = ()
-    reply_to: tuple[Address, ...] = ()
-    sender_name: str | None = None
-    attachments: tuple[Attachment, ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
-    tags: tuple[str, ...] = ()
 
 
 def _items(value, container: type = list) -> int:

@@ -24,7 +24,7 @@ from .mime import (
     header_value,
     set_text_body,
 )
-from .schemas import Attachment, SendRequest
+from .request import Attachment, SendRequest
 
 
 @dataclass(frozen=True)

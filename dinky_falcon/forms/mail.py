@@ -1,4 +1,4 @@
-"""A form submission -> the mail for the form's recipients, and the signed fill-time token.
+"""A form submission -> the mail for the form's recipients.
 
 The recipients come from the form's configuration only; the visitor's address (validated)
 becomes Reply-To while From stays DEFAULT_FROM, so the domain's DMARC still passes. Every
@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import html
 import json
 import re
-import secrets
 
 import falcon
 from marshmallow import ValidationError
 
-from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox
-from .form_input import Submission
-from .forms import DEFAULT_SUBJECT, Form
-from .http_errors import ApiError
-from .schemas import AttachmentSchema, SendRequest
+from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from .input import Submission
+from ..config.forms import DEFAULT_SUBJECT, Form
+from ..web.errors import ApiError
+from ..mail.request import SendRequest
+from ..web.schemas import AttachmentSchema
 
 NEXT_FIELD = "_next"
 TOKEN_FIELD = "_token"
-TOKEN_MAX_AGE = 24 * 3600  # seconds: a page left open for a day must be reloaded
 MAX_SUBJECT_VALUE = 150  # characters of a visitor's value shown in the subject
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -161,40 +159,3 @@ def submission_fingerprint(form: Form, client: str, submission: Submission) -> s
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()
 
 
-TOO_QUICKLY = "The form was sent too quickly: wait a few seconds and send it again."
-_TOKEN = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{16})\.(.*)", re.DOTALL)
-
-
-def _signature(secret: str, form: str, issued: int, nonce: str) -> str:
-    message = f"{form}.{issued}.{nonce}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
-
-
-def sign_token(secret: str, form: str, now: float) -> str:
-    """A token saying when the page was loaded, bound to the form and unique (its nonce lets
-    it be spent once): ``<unix time>.<nonce>.<hmac>``."""
-    issued, nonce = int(now), secrets.token_urlsafe(12)
-    return f"{issued}.{nonce}.{_signature(secret, form, issued, nonce)}"
-
-
-def token_nonce(token: str) -> str:
-    """The nonce of a token ``token_problem`` accepted: what spends it."""
-    return _TOKEN.fullmatch(token)[2]
-
-
-def token_problem(
-    secret: str, form: Form, token: str, now: float, max_age: int = TOKEN_MAX_AGE
-) -> str | None:
-    """Why ``token`` does not show the form was filled in for ``form.min_seconds``, or None."""
-    parts = _TOKEN.fullmatch(token)
-    if parts is None or not hmac.compare_digest(
-        parts[3].encode("utf-8", "replace"),
-        _signature(secret, form.name, int(parts[1]), parts[2]).encode(),
-    ):
-        return "The form's token is missing or invalid: reload the page and send it again."
-    age = now - int(parts[1])
-    if age > max_age:
-        return "The page was loaded too long ago: reload it and send the form again."
-    if age < form.min_seconds:
-        return TOO_QUICKLY
-    return None

@@ -1,7 +1,7 @@
 """marshmallow fields for ``POST /send``: mailboxes, file names, base64 and custom headers.
 
 Each field carries its OpenAPI description in ``metadata`` so that ``/openapi.json`` is
-generated from the same code that validates (see openapi.py).
+generated from the same code that validates (see web/openapi.py).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from email.headerregistry import Address
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from marshmallow import ValidationError, fields, validate
 
-from .addresses import AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
+from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
 
 MAX_NAME_LENGTH = 200
 # An address with its display name. The email package folds a long name in quadratic time.

@@ -16,27 +16,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import falcon
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 from limits.errors import ConfigurationError, StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from .auth import is_guarded
-from .errors import ConfigError
-from .http_errors import RETRY_AFTER_SECONDS, ApiError
-from .redact import redact_url
+from ..errors import ConfigError
+from ..redact import redact_url
+from ..web.errors import RETRY_AFTER_SECONDS, ApiError
 
 log = logging.getLogger(__name__)
 
+# Routes anyone may call: the liveness probe and the API's description. /health/ready is not
+# among them: it logs in to the relay, so anyone calling it freely could hammer Gmail.
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
-def parse_rate_limit(text: str) -> tuple[RateLimitItem, ...]:
-    """``10/minute;100/hour`` -> limits; ``""`` or ``none`` -> none; ValueError when unreadable."""
-    if text.strip().lower() in ("", "none", "off"):
-        return ()
-    limits = tuple(parse_many(text))
-    if any(item.amount < 1 for item in limits):
-        raise ValueError(f"{text!r} allows no request at all: use none to switch limits off")
-    return limits
+
+def is_guarded(req: falcon.Request, resource) -> bool:
+    """True for the routes that need a key: every routed, non-preflight request off PUBLIC_PATHS
+    whose resource is not marked ``public`` (contact forms: a web page cannot hold a key)."""
+    if resource is None or getattr(resource, "public", False):
+        return False
+    return req.method != "OPTIONS" and req.path not in PUBLIC_PATHS
 
 
 def make_storage(uri: str) -> Storage:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ..config.parsers import parse_networks, parse_rate_limit
+from ..config.settings import Settings
 from .auth import ApiKeyAuth
-from .clientip import client_ip, parse_networks
+from .clientip import client_ip
 from .origin import OriginCheck
 from .policy import MailPolicy
-from .ratelimit import RateLimit, RateLimiter, make_storage, parse_rate_limit
-from .settings import Settings
+from .ratelimit import RateLimit, RateLimiter, make_storage
 
 
 def protection_middleware(

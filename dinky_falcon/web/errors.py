@@ -16,9 +16,8 @@ import secrets
 import falcon
 from marshmallow import ValidationError
 
-from .errors import MessageRefused, PluginError, TransportError
-from .idempotency import StoreUnavailable
-from .mime import UnsafeHeader
+from ..errors import MessageRefused, PluginError, PolicyRefused, StoreUnavailable, TransportError
+from ..mail.mime import UnsafeHeader
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +98,10 @@ def message_refused(req, resp, error: MessageRefused, params):
     raise ApiError(falcon.HTTP_403, "Message refused", str(error))
 
 
+def policy_refused(req, resp, error: PolicyRefused, params):
+    raise ApiError(falcon.HTTP_403, error.title, error.details)
+
+
 def store_unavailable(req, resp, error: StoreUnavailable, params):
     reference = new_reference()
     log.error("idempotency store (reference %s): %s", reference, error)
@@ -137,6 +140,7 @@ def add_error_handlers(app: falcon.App, development: bool = False) -> None:
     app.add_error_handler(ValidationError, validation_failed)
     app.add_error_handler(TransportError, TransportFailed(development))
     app.add_error_handler(MessageRefused, message_refused)
+    app.add_error_handler(PolicyRefused, policy_refused)
     app.add_error_handler(UnsafeHeader, unsafe_header)
     app.add_error_handler(PluginError, plugin_failed)
     app.add_error_handler(StoreUnavailable, store_unavailable)

@@ -1,0 +1,1 @@
+"""Configuration: Settings read once from the environment, parsed and validated; no web framework."""

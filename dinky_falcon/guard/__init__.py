@@ -1,0 +1,1 @@
+"""Guards: API keys, Origin, rate limits, client IP and the sender/recipient policy."""

@@ -1,0 +1,55 @@
+"""Idempotency keys: a request repeated under the same key is answered once, sent once.
+
+A key is first *claimed* (in progress), then either *completed* with the answer to replay for
+IDEMPOTENCY_TTL seconds, or *released* when the send failed for sure, so that a retry may
+send. A claim that is neither within its lease (the process died, or the store failed when
+the answer was to be recorded) may have sent: it *lapses* into the answer "outcome unknown",
+kept for IDEMPOTENCY_TTL after the lease, and never becomes a fresh claim.
+
+Keys are the callers' own: the resources scope them (``send:<API key label>:<key>``,
+``form:<form>:<fingerprint>``), so no caller can see, replay or block another's.
+
+Two stores share that contract: SQLite under DATA_DIR (the default; WAL mode, safe across
+waitress threads and across processes on one host) and Redis (IDEMPOTENCY_STORE=redis://...,
+for several replicas).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .records import (
+    IN_PROGRESS_LEASE,
+    LAPSED,
+    MAX_KEY_LENGTH,
+    OUTCOME_UNKNOWN,
+    Answer,
+    Claim,
+    Outcome,
+    StoreUnavailable,
+    fingerprint,
+    forget,
+    remember,
+    sent_answer,
+    unknown_outcome,
+)
+from .redis_store import RedisStore
+from .sqlite_store import SqliteStore
+
+__all__ = [
+    "IN_PROGRESS_LEASE", "LAPSED", "MAX_KEY_LENGTH", "OUTCOME_UNKNOWN", "Answer", "Claim",
+    "Outcome", "RedisStore", "SqliteStore", "StoreUnavailable", "fingerprint", "forget",
+    "open_store", "remember", "sent_answer", "unknown_outcome",
+]
+
+
+def open_store(settings) -> SqliteStore | RedisStore:
+    """The store IDEMPOTENCY_STORE selects: empty for SQLite under DATA_DIR, else Redis."""
+    # An SMTP send ends within 3 x SMTP_TIMEOUT (transports/smtp_endpoint.py), a failover to a second
+    # transport within as much again: the lease outlasts both, so no send still running is
+    # answered as lapsed.
+    lease = max(IN_PROGRESS_LEASE, round(10 * settings.smtp_timeout))
+    if settings.idempotency_store:
+        return RedisStore(settings.idempotency_store, settings.idempotency_ttl, lease)
+    path = Path(settings.data_dir) / "idempotency.sqlite3"
+    return SqliteStore(path, settings.idempotency_ttl, lease)

@@ -1,0 +1,1 @@
+"""Mail: a request becomes an email message and its envelope; never imports falcon or marshmallow."""

@@ -1,0 +1,1 @@
+"""The HTTP side: Falcon resources, request-body readers, schemas, one error serializer, OpenAPI."""

@@ -1,0 +1,83 @@
+"""Request readers: the body (bounded, never more than its limit read), JSON (strict: no
+duplicate keys, no lone surrogates), and the names of the idempotency headers."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import falcon
+
+from .errors import ApiError
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+# A \uD800-\uDFFF escape: JSON allows it unpaired, but no mail can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(document) -> bool:
+    pending = [document]  # a loop, not recursion: the document may be nested ~1000 deep
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False
+
+
+def _reject_duplicate_keys(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def read_bounded(req: falcon.Request, limit: int) -> bytes:
+    """The request body, never more than ``limit`` bytes read; a 413 when it is longer."""
+    too_large = ApiError(
+        falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes."
+    )
+    if req.content_length is not None and req.content_length > limit:
+        raise too_large
+    raw = req.bounded_stream.read(limit + 1)
+    if len(raw) > limit:
+        raise too_large
+    return raw
+
+
+def read_json(req: falcon.Request, limit: int):
+    """The request body as JSON, or the 415/413/400 that explains why not."""
+    mimetype = (req.content_type or "").split(";", 1)[0].strip().lower()
+    if mimetype != falcon.MEDIA_JSON:
+        raise ApiError(
+            falcon.HTTP_415,
+            "Unsupported media type",
+            "Send the message as JSON with 'Content-Type: application/json'.",
+        )
+    raw = read_bounded(req, limit)
+    try:
+        document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+    if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
+        raise ApiError(
+            falcon.HTTP_400,
+            "Malformed JSON",
+            "The body is not valid JSON: an unpaired \\uD800-\\uDFFF escape (one without its pair) "
+            "is no character.",
+        )
+    return document
+
+
