@@ -14,8 +14,8 @@ from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
 from .web.openapi import OpenApiResource, build_spec
-from .forms.resource import FormErrors, FormResource
-from .guard.build import form_protection, mail_policy, protection_middleware
+from .forms.resource import FormResource
+from .guard.build import build_guards
 from .web.body import REPLAYED_HEADER
 from .web.health import HealthResource, ReadinessResource
 from .web.send import SendResource
@@ -69,41 +69,38 @@ def create_app(
     mailer = mailer or Mailer.from_settings(settings, plugins)
     idempotency = idempotency or open_store(settings)
     origins = cors_origins(settings.allowed_hosts)
-    before_cors, after_cors = protection_middleware(settings, origins, clock)
+    guards = build_guards(settings, origins, clock)
     app = falcon.App(
         middleware=[
             AccessLog(),
-            *before_cors,
+            *guards.before_cors,
             falcon.CORSMiddleware(allow_origins=origins, expose_headers=[REPLAYED_HEADER]),
-            *after_cors,
+            *guards.after_cors,
         ],
     )
     app.req_options.strip_url_path_trailing_slash = True
-    add_error_handlers(app, development=settings.environment == "development")
     schema = SendSchema(
         max_recipients=settings.max_recipients,
         max_attachment_bytes=settings.max_attachment_bytes,
         max_attachments=settings.max_attachments,
     )
-    policy = mail_policy(settings)
-    app.add_route("/send", SendResource(mailer, schema, settings.max_body_size, policy, idempotency))
+    send = SendResource(mailer, schema, settings.max_body_size, guards.policy, idempotency)
+    app.add_route("/send", send)
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer, idempotency))
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema, settings.forms)))
-    add_form_routes(app, settings, mailer, origins, idempotency, clock)
-    return app
-
-
-def add_form_routes(app, settings, mailer, origins, idempotency, clock) -> None:
-    """``/forms/{name}`` (see forms/resource.py); its errors answer browsers in HTML."""
-    rate_limit, client_ip = form_protection(settings, clock)
+    # /forms/{name} (see forms/resource.py); its errors answer browsers with pages.
     forms = FormResource(
-        settings, mailer, mailer.pm, rate_limit, client_ip, origins, idempotency, clock
+        settings, mailer, mailer.pm, guards.form_limit, guards.client_ip, origins, idempotency,
+        clock,
     )
     app.add_route("/forms/{name}", forms)
     app.add_route("/forms/{name}/token", forms, suffix="token")
     app.add_route("/forms/{name}/thanks", forms, suffix="thanks")
-    app.set_error_serializer(FormErrors(forms.forms))
+    add_error_handlers(
+        app, development=settings.environment == "development", pages={"/forms/": forms.error_page}
+    )
+    return app
 
 
 def get_app() -> falcon.App:

@@ -7,6 +7,7 @@ import sys
 
 from marshmallow import ValidationError
 
+from .hookspecs import Checkable, Diagnosable
 from .errors import ConfigError, OutcomeUnknown, TransportError
 from .logs import configure_logging
 from .mailer import Mailer
@@ -71,9 +72,9 @@ def _check_transport(name: str, transport) -> None:
     def passed(step: str) -> None:
         print(f"ok    {name}: {step}", flush=True)
 
-    if hasattr(transport, "diagnose"):
+    if isinstance(transport, Diagnosable):
         transport.diagnose(passed)
-    elif hasattr(transport, "check"):
+    elif isinstance(transport, Checkable):
         passed(transport.check() or "ready")
     else:
         passed("built (this transport has no check)")

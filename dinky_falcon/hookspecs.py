@@ -10,12 +10,39 @@ A plugin that raises anything the contract does not name gives the API caller a 
 log gets the traceback with the plugin's name; the service keeps serving.
 """
 
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
 import pluggy
 
 PROJECT = "dinky_falcon"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What a transport factory returns (see register_transports): ``send`` is required."""
+
+    def send(self, message, envelope) -> object: ...
+
+
+# The optional parts, each its own Protocol: ``isinstance(transport, Checkable)`` says whether
+# the transport has it (a transport without ``check`` is ready once built).
+@runtime_checkable
+class Checkable(Protocol):
+    def check(self) -> str | None: ...
+
+
+@runtime_checkable
+class Diagnosable(Protocol):
+    def diagnose(self, report: Callable[[str], None]) -> None: ...
+
+
+@runtime_checkable
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 @hookspec
@@ -26,7 +53,8 @@ def register_transports(register):
     else: this runs even when none of the plugin's transports is selected. ``name`` is what
     MAIL_TRANSPORT selects (lower case); a name registered by two plugins stops the service at
     start, naming both. ``factory(settings)`` is called only when the transport is selected
-    (``settings.get("NAME")`` reads a variable of the plugin's own) and returns an object with:
+    (``settings.get("NAME")`` reads a variable of the plugin's own) and returns a Transport
+    (the Protocols above) with:
 
     - ``send(message, envelope)``: hand off one ``email.message.EmailMessage``; ``envelope``
       has ``sender`` and ``recipients`` (SMTP MAIL FROM / RCPT TO; bcc is only there, never

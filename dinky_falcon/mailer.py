@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pluggy
 
 from .mail.addresses import parse_mailbox
+from .hookspecs import Checkable, Closable
 from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
 from .mail.message import Envelope, MessageBuilder, message_id
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
@@ -121,9 +122,8 @@ class Mailer:
         """Readiness of each transport: name, ready, and what was checked or what failed."""
         report = []
         for name, transport in self.transports:
-            check = getattr(transport, "check", None)
             try:
-                details = check() if check is not None else None
+                details = transport.check() if isinstance(transport, Checkable) else None
             except TransportError as exc:
                 report.append({"name": name, "ready": False, "details": str(exc)})
                 continue
@@ -147,10 +147,9 @@ class Mailer:
 
     def close(self) -> None:
         for name, transport in self.transports:
-            close = getattr(transport, "close", None)
-            if close is not None:
+            if isinstance(transport, Closable):
                 try:
-                    close()
+                    transport.close()
                 except Exception:
                     log.exception("transport %s failed to close", name)
 

@@ -1,5 +1,5 @@
 """The settings as ``dinky-mail config`` and the log show them: secrets as ``***``, API keys
-by label, storage URLs without their credentials."""
+by label, storage URLs without their credentials; and the warning about an open relay."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import dataclasses
 
 from ..redact import redact_url
 
+# Built-in transports that deliver nothing: every other one sends real mail.
+SINKS = frozenset({"file", "memory"})
 SECRETS = frozenset(
     {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store", "forms_secret"}
 )
 # Not variables, or shown otherwise (each form by its own variables: Settings.redacted).
-NOT_SHOWN = frozenset({"environ", "warnings", "forms"})
+NOT_SHOWN = frozenset(
+    {"environ", "warnings", "forms", "rate_limit_items", "rate_limit_per_key_items", "trusted_networks"}
+)
 
 
 def shown_secret(name: str, value) -> str:
@@ -47,3 +51,17 @@ def shown_settings(settings) -> dict[str, str]:
         if key.recipients is not None:
             shown[key.variable] = ",".join(key.recipients)
     return shown
+
+
+def open_relay_warning(settings) -> str | None:
+    """Anyone who reaches a service with neither keys nor recipient rules sends real mail:
+    in production, and in development as soon as a transport delivers (not a sink)."""
+    if settings.api_keys or settings.allowed_recipients:
+        return None
+    if settings.environment == "production" or not SINKS.issuperset(settings.transport_names):
+        return (
+            "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
+            f"this service (on {settings.host}:{settings.port}) can send mail from your domain "
+            "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (README: Security model)."
+        )
+    return None

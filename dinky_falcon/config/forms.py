@@ -29,6 +29,7 @@ KEYS = ("to", "subject", "redirect", "error_redirect", "fields", "email_field", 
         "attachments", "min_seconds")
 _REDIRECT = re.compile(r"https?://[^/\s?#]+(?:[/?#]\S*)?|/(?!/)\S*", re.IGNORECASE)
 DEFAULT_SUBJECT = "New submission to the {form} form"
+MAX_FIELD_NAME = 100
 _TRUE, _FALSE = ("yes", "true", "1"), ("no", "false", "0", "")
 
 
@@ -68,8 +69,13 @@ def _boolean(value) -> bool:
     return text in _TRUE
 
 
+def is_field_name(name: str) -> bool:
+    """1 to MAX_FIELD_NAME characters on one line: in a form's settings and in a submission."""
+    return 0 < len(name) <= MAX_FIELD_NAME and not has_unsafe_header_chars(name)
+
+
 def _field_name(value: str) -> str:
-    if not value or len(value) > 100 or has_unsafe_header_chars(value):
+    if not is_field_name(value):
         raise ValueError(f"{value!r} is not a field name")
     return value
 

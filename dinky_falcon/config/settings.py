@@ -18,10 +18,11 @@ from ..errors import ConfigError
 from ..mail.addresses import AddressError, parse_mailbox
 from ..redact import redact_url
 from .reader import Reader
-from .display import SECRETS, shown_secret, shown_settings
+from .display import SECRETS, open_relay_warning, shown_secret, shown_settings
 from .forms import Form, describe_form, forms_settings
 from .parsers import (
     ApiKey,
+    Network,
     ascii_hostname,
     canonical_domain,
     parse_allowed_hosts,
@@ -40,9 +41,11 @@ LEGACY_NAMES = (
     ("RELAY_PASSWORD", "SMTP_RELAY_PASSWORD"),
 )
 
+# A whole send may take this many SMTP_TIMEOUTs: a fresh connection's greeting, EHLO, TLS,
+# AUTH and the transaction each take a fraction of one from a healthy server; a server that
+# keeps every single wait just under SMTP_TIMEOUT (a tarpit) is cut off.
+SEND_DEADLINE_FACTOR = 3
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
-# Built-in transports that deliver nothing: every other one sends real mail.
-SINKS = frozenset({"file", "memory"})
 # Development listens on loopback only: a laptop on a café's network is no mail relay.
 DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
 # Production refuses floods unless told otherwise; development counts nothing.
@@ -96,6 +99,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     client_timeout: int = 30
     receive_timeout: int = 60  # seconds for a whole request to arrive (server.py)
+    # The three above as the guards use them, parsed once here (``limits`` items, networks).
+    rate_limit_items: tuple = field(default=(), repr=False, compare=False)
+    rate_limit_per_key_items: tuple = field(default=(), repr=False, compare=False)
+    trusted_networks: tuple[Network, ...] = field(default=(), repr=False, compare=False)
     # Contact forms (config/forms.py, dinky_falcon/forms/).
     forms_file: str = ""
     forms_secret: str = ""
@@ -120,6 +127,11 @@ class Settings:
         """Domains a message may be sent from: MAIL_DOMAIN, DEFAULT_FROM's, and the allowed."""
         default_domain = parse_mailbox(self.default_from).domain.lower()
         return (self.mail_domain, default_domain, *self.allowed_sender_domains)
+
+    @property
+    def send_deadline(self) -> float:
+        """Seconds a send through one SMTP transport may take, in all (SEND_DEADLINE_FACTOR)."""
+        return SEND_DEADLINE_FACTOR * self.smtp_timeout
 
     @property
     def transport_names(self) -> tuple[str, ...]:
@@ -183,10 +195,7 @@ class _Reader(Reader):
     def abuse_protection(self, environment: str) -> dict:
         rate_limit = self.text("RATE_LIMIT", DEFAULT_RATE_LIMIT[environment])
         rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", rate_limit)
-        for name, value in (("RATE_LIMIT", rate_limit), ("RATE_LIMIT_PER_KEY", rate_limit_per_key)):
-            self.parsed(name, parse_rate_limit, value)
         trusted_proxies = self.words("TRUSTED_PROXIES")
-        self.parsed("TRUSTED_PROXIES", parse_networks, trusted_proxies)
         values = dict(
             api_keys=self.api_keys(),
             allowed_recipients=self.parsed(
@@ -199,22 +208,15 @@ class _Reader(Reader):
             rate_limit_per_key=rate_limit_per_key,
             rate_limit_storage=self.text("RATE_LIMIT_STORAGE", Settings.rate_limit_storage),
             trusted_proxies=trusted_proxies,
+            rate_limit_items=self.parsed("RATE_LIMIT", parse_rate_limit, rate_limit),
+            rate_limit_per_key_items=self.parsed(
+                "RATE_LIMIT_PER_KEY", parse_rate_limit, rate_limit_per_key
+            ),
+            trusted_networks=self.parsed("TRUSTED_PROXIES", parse_networks, trusted_proxies),
             client_timeout=self.number("CLIENT_TIMEOUT", Settings.client_timeout, int, 1, 3600),
             receive_timeout=self.number("RECEIVE_TIMEOUT", Settings.receive_timeout, int, 1, 3600),
         )
         return values
-
-    def warn_if_open_relay(self, settings: Settings) -> None:
-        """Anyone who reaches a service with neither keys nor recipient rules sends real mail:
-        in production, and in development as soon as a transport delivers (not a sink)."""
-        if settings.api_keys or settings.allowed_recipients:
-            return
-        if settings.environment == "production" or not SINKS.issuperset(settings.transport_names):
-            self.warnings.append(
-                "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
-                f"this service (on {settings.host}:{settings.port}) can send mail from your domain "
-                "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (README: Security model)."
-            )
 
     def idempotency_store(self) -> str:
         url = self.text("IDEMPOTENCY_STORE")
@@ -284,5 +286,6 @@ class _Reader(Reader):
             **forms_settings(self.env, self.text("FORMS_FILE"), self.text("FORMS_SECRET")),
         )
         settings = Settings(**values, environ=dict(self.env))
-        self.warn_if_open_relay(settings)
-        return dataclasses.replace(settings, warnings=tuple(self.warnings))
+        warning = open_relay_warning(settings)
+        warnings = (*self.warnings, warning) if warning else tuple(self.warnings)
+        return dataclasses.replace(settings, warnings=warnings)

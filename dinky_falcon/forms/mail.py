@@ -7,21 +7,23 @@ submitted field appears in submission order, as text and as an HTML table, every
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
 import json
 import re
 
 import falcon
-from marshmallow import ValidationError
 
 from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 from .input import Submission
-from ..config.forms import DEFAULT_SUBJECT, Form
+from ..config.forms import DEFAULT_SUBJECT, MAX_FIELD_NAME, Form, is_field_name
 from ..web.errors import ApiError
-from ..mail.request import SendRequest
-from ..web.schemas import AttachmentSchema
+from ..mail.request import (
+    SendRequest,
+    attachments_too_large,
+    file_name_problems,
+    make_attachment,
+)
 
 NEXT_FIELD = "_next"
 TOKEN_FIELD = "_token"
@@ -42,8 +44,8 @@ def visible_fields(form: Form, submission: Submission) -> list[tuple[str, str]]:
 def _field_errors(form: Form, fields: list[tuple[str, str]], files: bool) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for name, value in fields:
-        if not name or len(name) > 100 or has_unsafe_header_chars(name):
-            errors.setdefault("(field name)", ["1 to 100 characters on one line."])
+        if not is_field_name(name):
+            errors.setdefault("(field name)", [f"1 to {MAX_FIELD_NAME} characters on one line."])
         elif form.fields and name not in form.fields:
             errors[name] = ["Unknown field."]
         elif "\x00" in value:
@@ -65,22 +67,18 @@ def _reply_to(form: Form, submission: Submission, errors: dict) -> tuple:
 
 
 def _attachments(form: Form, submission: Submission, limit: int, errors: dict) -> tuple:
-    attachments, total = [], 0
+    attachments = []
     for upload in submission.uploads:
         if not form.attachments:
             errors[upload.field or "(file)"] = ["This form does not take files."]
             continue
-        content = base64.b64encode(upload.content).decode()
-        document = {"filename": upload.filename, "content": content}
-        try:
-            attachments.append(AttachmentSchema().load(document))
-        except ValidationError as exc:
-            errors[upload.field or "(file)"] = [
-                f"{key}: {' '.join(messages)}" for key, messages in exc.messages.items()
-            ]
-        total += len(upload.content)
-    if total > limit:
-        errors["attachments"] = [f"{total} bytes of files; at most {limit} are allowed."]
+        problems = file_name_problems(upload.filename)
+        if problems:
+            errors[upload.field or "(file)"] = [f"filename: {' '.join(problems)}"]
+        attachments.append(make_attachment(upload.filename, upload.content))
+    too_large = attachments_too_large(attachments, limit, "files")
+    if too_large:
+        errors["attachments"] = [too_large]
     return tuple(attachments)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 from collections.abc import Callable
 from email.utils import make_msgid
 from urllib.parse import urlsplit
@@ -26,8 +25,8 @@ from .input import read_submission
 from .mail import NEXT_FIELD, TOKEN_FIELD, build_request, submission_fingerprint
 from .token import TOKEN_MAX_AGE, TOO_QUICKLY, sign_token, token_nonce, token_problem
 from ..config.forms import Form
-from ..web.errors import ApiError, serialize_error
-from ..idempotency import Answer, Outcome, forget, remember, sent_answer, unknown_outcome
+from ..web.errors import ApiError, wants_json
+from ..idempotency import Answer, Outcome, send_once, sent_answer, unknown_outcome
 from ..mailer import Mailer
 from ..plugins import failing_plugin
 from ..guard.ratelimit import RateLimit
@@ -54,16 +53,6 @@ _PAGE = """<!doctype html>
 def page(title: str, content: str) -> str:
     """A small HTML page; ``title`` is escaped here, ``content`` must be escaped already."""
     return _PAGE.format(title=html.escape(title), content=content)
-
-
-def wants_json(req: falcon.Request) -> bool:
-    """A client that names JSON and not HTML in Accept (``fetch`` with ``Accept:
-    application/json``), or posts JSON without naming HTML; a browser's form names text/html."""
-    accept = (req.accept or "").lower()
-    if "text/html" in accept:
-        return False
-    posted_json = (req.content_type or "").lower().startswith(falcon.MEDIA_JSON)
-    return falcon.MEDIA_JSON in accept or posted_json
 
 
 def allowed_next(url: str, origins: list[str] | str) -> bool:
@@ -93,31 +82,6 @@ def _details_html(details) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
-class FormErrors:
-    """The error serializer: on /forms/ a browser gets a redirect or an HTML page, not JSON."""
-
-    def __init__(self, forms: dict[str, Form]):
-        self.forms = forms
-
-    def __call__(self, req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
-        parts = req.path.split("/")
-        if len(parts) < 3 or parts[1] != "forms" or wants_json(req):
-            serialize_error(req, resp, error)
-            return
-        form = self.forms.get(parts[2])
-        if form is not None and form.error_redirect and req.method == "POST":
-            resp.status = falcon.HTTP_303
-            resp.location = form.error_redirect
-            return
-        details = getattr(error, "details", None) or error.description or error.title
-        # Only what the visitor wrote or attached can be corrected; other errors say themselves
-        # what to do (wait, try later, contact the site another way).
-        fixable = error.status_code in (413, 422)
-        fix = "<p>Please go back, correct the form and send it again.</p>" if fixable else ""
-        resp.content_type = falcon.MEDIA_HTML
-        resp.text = page(error.title, _details_html(details) + fix)
-
-
 class FormResource:
     """``POST /forms/{name}``, ``GET /forms/{name}/token``, ``GET /forms/{name}/thanks``."""
 
@@ -142,6 +106,8 @@ class FormResource:
         self.origins = origins
         self.idempotency = idempotency  # dedupe: an identical submission is answered, not sent
         self.clock = clock
+        # A duplicate waits as long as the first send may take, a failover included.
+        self.duplicate_wait = 2 * settings.send_deadline
 
     def form(self, name: str) -> Form:
         form = self.forms.get(name)
@@ -214,39 +180,30 @@ class FormResource:
             raise PluginError(plugin, "check_form_submission") from exc
 
     def send_once(self, form: Form, request, fp: str, resp: falcon.Response) -> Answer:
+        """Sent once per identical submission; a double click waits for the first one's
+        outcome (at most the send deadline, a failover included) rather than answer blindly:
+        its answer if it sent, the key (and so the send) if it failed."""
         key = f"form:{form.name}:{fp}"  # fp covers the client: another visitor's text is sent
-        claim = self.claim_when_settled(key, fp)
+        claim = send_once(
+            self.idempotency, key, fp, lambda: self.send(request), wait=self.duplicate_wait
+        )
         if claim.outcome is Outcome.REPLAY:
             # A second click, a reload of the POST: the first one has sent it.
             log.info("form %s: a duplicate submission was answered, not sent", form.name)
             resp.set_header(REPLAYED_HEADER, "true")
-            return claim.answer
-        if claim.outcome is Outcome.IN_PROGRESS:
+        elif claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
                 falcon.HTTP_409,
                 "Submission in progress",
                 "The same message is still being sent: wait a moment before sending it again.",
             )
-        try:
-            answer = sent_answer(self.mailer.send(request))
-        except OutcomeUnknown as exc:  # the operator's text is in the log (the Mailer's)
-            answer = unknown_outcome(_MAYBE_SENT, exc.message_id)
-        except BaseException:
-            forget(self.idempotency, key, fp)  # a retry may send
-            raise
-        remember(self.idempotency, key, fp, answer)  # sent, or maybe: never sent again
-        return answer
+        return claim.answer
 
-    def claim_when_settled(self, key: str, fp: str):
-        """Claim the submission's key; while an identical submission is still being sent (a
-        double click), wait for its outcome rather than answer before it is known: its
-        answer if it sent, the key (and so the send) if it failed."""
-        deadline = time.monotonic() + 2 * self.settings.smtp_timeout
-        while True:
-            claim = self.idempotency.claim(key, fp)
-            if claim.outcome is not Outcome.IN_PROGRESS or time.monotonic() > deadline:
-                return claim
-            time.sleep(0.05)
+    def send(self, request) -> Answer:
+        try:
+            return sent_answer(self.mailer.send(request))
+        except OutcomeUnknown as exc:  # the operator's text is in the log (the Mailer's)
+            return unknown_outcome(_MAYBE_SENT, exc.message_id)
 
     def answer(self, req, resp, form: Form, next_url: str, answer: Answer) -> None:
         if wants_json(req):
@@ -263,6 +220,22 @@ class FormResource:
             if next_url:
                 log.warning("form %s: _next %r is outside ALLOWED_HOSTS", form.name, next_url)
             resp.location = form.redirect or f"/forms/{form.name}/thanks"
+
+    def error_page(self, req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+        """A browser's error answer (web/errors.py's ErrorSerializer): a redirect to the form's
+        error page, or a page saying what went wrong."""
+        form = self.forms.get(req.path.split("/")[2])
+        if form is not None and form.error_redirect and req.method == "POST":
+            resp.status = falcon.HTTP_303
+            resp.location = form.error_redirect
+            return
+        details = getattr(error, "details", None) or error.description or error.title
+        # Only what the visitor wrote or attached can be corrected; other errors say themselves
+        # what to do (wait, try later, contact the site another way).
+        fixable = error.status_code in (413, 422)
+        fix = "<p>Please go back, correct the form and send it again.</p>" if fixable else ""
+        resp.content_type = falcon.MEDIA_HTML
+        resp.text = page(error.title, _details_html(details) + fix)
 
     def on_get_thanks(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         self.form(name)

@@ -1,11 +1,12 @@
-"""The abuse-protection middleware, in the order a request meets it, built from Settings."""
+"""The guards, built once from Settings: one rate-limit storage and limiter, one client-IP
+rule, the middleware in the order a request meets it, the forms' limit and the mail policy."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from ..config.parsers import parse_networks, parse_rate_limit
 from ..config.settings import Settings
 from .auth import ApiKeyAuth
 from .clientip import client_ip
@@ -14,42 +15,37 @@ from .policy import MailPolicy
 from .ratelimit import RateLimit, RateLimiter, make_storage
 
 
-def protection_middleware(
-    settings: Settings, origins: list[str] | str, clock: Callable[[], float] = time.time
-) -> tuple[list, list]:
-    """(before CORS, after CORS): the Origin check, then per-IP limit, API key, per-key limit.
+@dataclass(frozen=True)
+class Guards:
+    before_cors: list  # the Origin check
+    after_cors: list  # per-IP limit, API key, per-key limit
+    form_limit: RateLimit  # RATE_LIMIT per form and client IP; forms' resource enforces it
+    client_ip: Callable  # req -> the client's address (TRUSTED_PROXIES)
+    policy: MailPolicy
 
-    The per-IP limit comes before the key check, so guessing keys is rate limited too.
-    """
-    proxies = parse_networks(settings.trusted_proxies)
+
+def build_guards(
+    settings: Settings, origins: list[str] | str, clock: Callable[[], float] = time.time
+) -> Guards:
+    """The per-IP limit comes before the key check, so guessing keys is rate limited too. The
+    API key middleware and its per-key limit do not apply to forms (a page holds no key)."""
+    # One storage (one Redis client with redis://): the scopes ip, key and form count apart.
     limiter = RateLimiter(make_storage(settings.rate_limit_storage), clock)
+
+    def ip(req) -> str:
+        return client_ip(req, settings.trusted_networks)
 
     def key_label(req) -> str | None:
         return req.context.api_key.label if req.context.api_key is not None else None
 
-    def ip(req) -> str:
-        return client_ip(req, proxies)
-
-    return [OriginCheck(origins)], [
-        RateLimit(limiter, parse_rate_limit(settings.rate_limit), "ip", ip),
-        ApiKeyAuth(settings.api_keys),
-        RateLimit(limiter, parse_rate_limit(settings.rate_limit_per_key), "key", key_label),
-    ]
-
-
-def mail_policy(settings: Settings) -> MailPolicy:
-    return MailPolicy(settings.sender_domains, settings.allowed_recipients)
-
-
-def form_protection(
-    settings: Settings, clock: Callable[[], float] = time.time
-) -> tuple[RateLimit, Callable]:
-    """For the public forms: RATE_LIMIT counted per form and client IP, and the client's IP.
-
-    The forms' resource calls ``enforce(req, "<form>:<ip>")`` itself; the API key middleware
-    and its per-key limit do not apply to forms.
-    """
-    proxies = parse_networks(settings.trusted_proxies)
-    limiter = RateLimiter(make_storage(settings.rate_limit_storage), clock)
-    rate_limit = RateLimit(limiter, parse_rate_limit(settings.rate_limit), "form", lambda req: None)
-    return rate_limit, lambda req: client_ip(req, proxies)
+    return Guards(
+        before_cors=[OriginCheck(origins)],
+        after_cors=[
+            RateLimit(limiter, settings.rate_limit_items, "ip", ip),
+            ApiKeyAuth(settings.api_keys),
+            RateLimit(limiter, settings.rate_limit_per_key_items, "key", key_label),
+        ],
+        form_limit=RateLimit(limiter, settings.rate_limit_items, "form", lambda req: None),
+        client_ip=ip,
+        policy=MailPolicy(settings.sender_domains, settings.allowed_recipients),
+    )

@@ -16,6 +16,8 @@ for several replicas).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .records import (
@@ -39,8 +41,30 @@ from .sqlite_store import SqliteStore
 __all__ = [
     "IN_PROGRESS_LEASE", "LAPSED", "MAX_KEY_LENGTH", "OUTCOME_UNKNOWN", "Answer", "Claim",
     "Outcome", "RedisStore", "SqliteStore", "StoreUnavailable", "fingerprint", "forget",
-    "open_store", "remember", "sent_answer", "unknown_outcome",
+    "open_store", "remember", "send_once", "sent_answer", "unknown_outcome",
 ]
+
+
+def send_once(store, key: str, fp: str, send: Callable[[], Answer], wait: float = 0.0) -> Claim:
+    """Claim ``key`` and, when this request owns it, ``send()`` and remember its answer: the
+    claim, with ``answer`` set on STARTED (this send's) and REPLAY (the earlier one's).
+
+    ``send`` raising frees the key (nothing was sent: a retry may send). While another request
+    holds the key, claiming is retried for ``wait`` seconds, then IN_PROGRESS is returned."""
+    deadline = time.monotonic() + wait
+    claim = store.claim(key, fp)
+    while claim.outcome is Outcome.IN_PROGRESS and time.monotonic() < deadline:
+        time.sleep(0.05)
+        claim = store.claim(key, fp)
+    if claim.outcome is not Outcome.STARTED:
+        return claim
+    try:
+        answer = send()
+    except BaseException:
+        forget(store, key, fp)
+        raise
+    remember(store, key, fp, answer)  # sent, or maybe: never sent again
+    return Claim(Outcome.STARTED, answer)
 
 
 def open_store(settings) -> SqliteStore | RedisStore:

@@ -6,13 +6,9 @@ import ipaddress
 import ssl
 from dataclasses import dataclass, field
 
+from ..config.settings import SEND_DEADLINE_FACTOR
+
 APP_PASSWORDS_URL = "https://myaccount.google.com/apppasswords"
-
-
-# A whole send may take this many SMTP_TIMEOUTs: a fresh connection's greeting, EHLO, TLS,
-# AUTH and the transaction each take a fraction of one from a healthy server; a server that
-# keeps every single wait just under SMTP_TIMEOUT (a tarpit) is cut off.
-SEND_DEADLINE_FACTOR = 3
 
 
 # How the session is encrypted.

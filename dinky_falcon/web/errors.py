@@ -38,6 +38,32 @@ def new_reference() -> str:
     return secrets.token_hex(5)
 
 
+def wants_json(req: falcon.Request) -> bool:
+    """A client that names JSON and not HTML in Accept (``fetch`` with ``Accept:
+    application/json``), or posts JSON without naming HTML; a browser's form names text/html."""
+    accept = (req.accept or "").lower()
+    if "text/html" in accept:
+        return False
+    posted_json = (req.content_type or "").lower().startswith(falcon.MEDIA_JSON)
+    return falcon.MEDIA_JSON in accept or posted_json
+
+
+class ErrorSerializer:
+    """The one error serializer: the JSON error body, except that under a path prefix whose
+    routes answer browsers (``/forms/``) a browser gets the page ``pages[prefix]`` renders."""
+
+    def __init__(self, pages: dict | None = None):
+        self.pages = dict(pages or {})
+
+    def __call__(self, req, resp, error: falcon.HTTPError) -> None:
+        if not wants_json(req):
+            for prefix, render in self.pages.items():
+                if req.path.startswith(prefix):
+                    render(req, resp, error)
+                    return
+        serialize_error(req, resp, error)
+
+
 def serialize_error(req, resp, error: falcon.HTTPError) -> None:
     details = getattr(error, "details", None) or error.description or error.title
     body = {"success": False, "error": error.title, "details": details}
@@ -133,9 +159,10 @@ def plugin_failed(req, resp, error: PluginError, params):
     )
 
 
-def add_error_handlers(app: falcon.App, development: bool = False) -> None:
-    """``development``: every caller of /send may read why a send failed (see the docstring)."""
-    app.set_error_serializer(serialize_error)
+def add_error_handlers(app: falcon.App, development: bool = False, pages: dict | None = None) -> None:
+    """``development``: every caller of /send may read why a send failed (see the docstring);
+    ``pages``: path prefix -> the renderer of its browsers' error pages (ErrorSerializer)."""
+    app.set_error_serializer(ErrorSerializer(pages))
     app.add_error_handler(Exception, unexpected)
     app.add_error_handler(ValidationError, validation_failed)
     app.add_error_handler(TransportError, TransportFailed(development))

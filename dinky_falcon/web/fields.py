@@ -13,6 +13,7 @@ from email.headerregistry import Address
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from marshmallow import ValidationError, fields, validate
 
+from ..mail.request import MAX_FILE_NAME_LENGTH, file_name_problems
 from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
 
 MAX_NAME_LENGTH = 200
@@ -208,16 +209,10 @@ class Base64Bytes(fields.String):
             raise self.make_error("invalid_base64", reason=str(exc).rstrip(".")) from None
 
 
-_PATH_SEPARATORS = re.compile(r"[/\\]")
-
-
 def file_name(value: str) -> None:
-    if has_unsafe_header_chars(value):
-        raise ValidationError("Must not contain line breaks or control characters.")
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-    if _PATH_SEPARATORS.search(value) or value.strip() in (".", ".."):
-        raise ValidationError("Must be a bare file name, without path separators.")
+    problems = file_name_problems(value)
+    if problems:
+        raise ValidationError(problems)
 
 
 class FullMatch(validate.Regexp):

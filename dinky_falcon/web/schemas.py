@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import mimetypes
-
 from marshmallow import (
     Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 )
 
-from ..mail.request import Attachment, SendRequest
+from ..mail.request import (
+    MAX_FILE_NAME_LENGTH,
+    Attachment,
+    SendRequest,
+    attachments_too_large,
+    make_attachment,
+)
 from .fields import (
     CONTENT_ID,
     FILE_NAME_PATTERN,
@@ -55,8 +59,8 @@ class AttachmentSchema(Schema):
 
     filename = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=255), file_name],
-        metadata={"pattern": FILE_NAME_PATTERN},
+        validate=file_name,
+        metadata={"pattern": FILE_NAME_PATTERN, "minLength": 1, "maxLength": MAX_FILE_NAME_LENGTH},
     )
     content = Base64Bytes(required=True, metadata={"format": "byte", "description": "base64"})
     content_type = fields.String(
@@ -70,15 +74,7 @@ class AttachmentSchema(Schema):
 
     @post_load
     def make_attachment(self, data, **kwargs) -> Attachment:
-        data["filename"] = data["filename"].strip()  # mail readers drop surrounding spaces
-        if "content_type" not in data:
-            guessed, _ = mimetypes.guess_type(data["filename"], strict=False)
-            # A .eml guesses message/rfc822, which cannot travel as base64: send it as bytes.
-            if guessed is None or guessed.startswith(("multipart/", "message/")):
-                guessed = "application/octet-stream"
-            data["content_type"] = guessed
-        data["content_type"] = data["content_type"].lower()
-        return Attachment(**data)
+        return make_attachment(**data)
 
 
 class SendSchema(Schema):
@@ -184,12 +180,9 @@ class SendSchema(Schema):
     @validates_schema
     def attachment_rules(self, data, **kwargs):
         attachments = data.get("attachments") or ()
-        total = sum(len(a.content) for a in attachments)
-        if total > self.max_attachment_bytes:
-            raise ValidationError(
-                f"{total} bytes of attachments; at most {self.max_attachment_bytes} are allowed.",
-                "attachments",
-            )
+        too_large = attachments_too_large(attachments, self.max_attachment_bytes)
+        if too_large:
+            raise ValidationError(too_large, "attachments")
         content_ids = [a.content_id for a in attachments if a.content_id]
         if len(set(content_ids)) != len(content_ids):
             raise ValidationError("Each content_id must be unique.", "attachments")

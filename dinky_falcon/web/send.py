@@ -8,7 +8,15 @@ import falcon
 
 from ..errors import OutcomeUnknown
 from ..guard.policy import MailPolicy
-from ..idempotency import MAX_KEY_LENGTH, Answer, Outcome, fingerprint, forget, remember, sent_answer, unknown_outcome
+from ..idempotency import (
+    MAX_KEY_LENGTH,
+    Answer,
+    Outcome,
+    fingerprint,
+    send_once,
+    sent_answer,
+    unknown_outcome,
+)
 from ..mailer import Mailer
 from .body import IDEMPOTENCY_HEADER, REPLAYED_HEADER, read_json
 from .errors import ApiError
@@ -64,29 +72,22 @@ class SendResource:
 
     def send_once(self, key: str, fp: str, request, api_key, resp: falcon.Response) -> Answer:
         """Send under an Idempotency-Key: replay, refuse (422/409), or send and remember."""
-        claim = self.idempotency.claim(key, fp)
+        claim = send_once(self.idempotency, key, fp, lambda: self.send(request, api_key))
         if claim.outcome is Outcome.REPLAY:
             resp.set_header(REPLAYED_HEADER, "true")
-            return claim.answer
-        if claim.outcome is Outcome.MISMATCH:
+        elif claim.outcome is Outcome.MISMATCH:
             raise ApiError(
                 falcon.HTTP_422,
                 "Idempotency-Key reused",
                 "This Idempotency-Key was used with a different request body: use a new key.",
             )
-        if claim.outcome is Outcome.IN_PROGRESS:
+        elif claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
                 falcon.HTTP_409,
                 "Request in progress",
                 "A request with this Idempotency-Key is still being processed: retry later.",
             )
-        try:
-            answer = self.send(request, api_key)
-        except BaseException:
-            forget(self.idempotency, key, fp)  # nothing was sent: a retry may send
-            raise
-        remember(self.idempotency, key, fp, answer)  # sent, or maybe: never sent again
-        return answer
+        return claim.answer
 
     def send(self, request, api_key) -> Answer:
         """200, or 504 when the upstream had the message and its verdict was lost (no
