@@ -9,7 +9,7 @@ M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 # Blocks from this size up are mapped on their own and unmapped when freed. glibc's default
 # starts at 128 KiB but rises to the largest block freed (up to 32 MiB), so after one large
 # request its buffers are carved from the heap and arenas of each worker thread, and stay
-# there: 8 requests of 5 MiB left 95 MB held for good (bench/RESULTS.md). A fixed threshold
+# there, held for good (figures in bench/RESULTS.md). A fixed threshold
 # keeps the default's size without the rise.
 MMAP_THRESHOLD = 128 * 1024
 

@@ -1,8 +1,8 @@
 """Deliver what the message builder produced to a real SMTP peer, and read it back.
 
-Until the SMTP transports land, the memory transport captures (message, envelope) and smtplib
-hands them to the aiosmtpd peer exactly as a transport would: MAIL FROM the envelope sender,
-RCPT TO every envelope recipient, SMTPUTF8 when the envelope needs it.
+For the builder's own tests: smtplib hands (message, envelope) to the aiosmtpd peer exactly as
+a transport would (MAIL FROM the envelope sender, RCPT TO every envelope recipient, SMTPUTF8
+when the envelope needs it), with no transport's pooling or retries in between.
 """
 
 from __future__ import annotations

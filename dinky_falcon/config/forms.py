@@ -18,6 +18,7 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from ..errors import ConfigError
+from .reader import FALSE_WORDS, TRUE_WORDS
 from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 
 FORM_NAME = re.compile(r"[a-z0-9_]{1,64}")
@@ -30,7 +31,6 @@ KEYS = ("to", "subject", "redirect", "error_redirect", "fields", "email_field", 
 _REDIRECT = re.compile(r"https?://[^/\s?#]+(?:[/?#]\S*)?|/(?!/)\S*", re.IGNORECASE)
 DEFAULT_SUBJECT = "New submission to the {form} form"
 MAX_FIELD_NAME = 100
-_TRUE, _FALSE = ("yes", "true", "1"), ("no", "false", "0", "")
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,9 @@ def _boolean(value) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text not in _TRUE + _FALSE:
+    if text and text not in TRUE_WORDS | FALSE_WORDS:  # empty: not set, so no
         raise ValueError(f"{value!r} is not a boolean: use yes/no, true/false or 1/0")
-    return text in _TRUE
+    return text in TRUE_WORDS
 
 
 def is_field_name(name: str) -> bool:

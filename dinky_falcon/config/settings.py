@@ -33,14 +33,6 @@ from .parsers import (
     parse_recipient_rules,
 )
 
-# (legacy name, current name): the legacy one still works, with a warning.
-LEGACY_NAMES = (
-    ("RELAY_HOST", "SMTP_RELAY_HOST"),
-    ("RELAY_PORT", "SMTP_RELAY_PORT"),
-    ("RELAY_USERNAME", "SMTP_RELAY_USERNAME"),
-    ("RELAY_PASSWORD", "SMTP_RELAY_PASSWORD"),
-)
-
 # A whole send may take this many SMTP_TIMEOUTs: a fresh connection's greeting, EHLO, TLS,
 # AUTH and the transaction each take a fraction of one from a healthy server; a server that
 # keeps every single wait just under SMTP_TIMEOUT (a tarpit) is cut off.
@@ -271,7 +263,7 @@ class _Reader(Reader):
             max_attachment_bytes=self.number(
                 "MAX_ATTACHMENT_BYTES", Settings.max_attachment_bytes, int, 0
             ),
-            # Each attachment costs about 1 ms to build: 1000 is about a second per request.
+            # Each attachment takes time to build (bench/RESULTS.md): bounded per request.
             max_attachments=self.number("MAX_ATTACHMENTS", Settings.max_attachments, int, 0, 1000),
             data_dir=Path(self.text("DATA_DIR", str(Settings.data_dir))),
             idempotency_store=self.idempotency_store(),

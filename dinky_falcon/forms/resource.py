@@ -26,7 +26,7 @@ from .mail import NEXT_FIELD, TOKEN_FIELD, build_request, submission_fingerprint
 from .token import TOKEN_MAX_AGE, TOO_QUICKLY, sign_token, token_nonce, token_problem
 from ..config.forms import Form
 from ..web.errors import ApiError, wants_json
-from ..idempotency import Answer, Outcome, send_once, sent_answer, unknown_outcome
+from ..idempotency import Answer, Outcome, send_once, sent_answer, sent_body, unknown_outcome
 from ..mailer import Mailer
 from ..plugins import failing_plugin
 from ..guard.ratelimit import RateLimit
@@ -138,12 +138,7 @@ class FormResource:
 
     def pretend_sent(self) -> dict:
         """The answer a bot gets for a filled honeypot: as a real send's, so it learns nothing."""
-        return {
-            "success": True,
-            "message": "Email sent successfully",
-            "id": make_msgid(domain=self.settings.mail_domain),
-            "transport": self.mailer.transport_name,
-        }
+        return sent_body(make_msgid(domain=self.settings.mail_domain), self.mailer.transport_name)
 
     def check_token(self, form: Form, token: str) -> None:
         if not form.min_seconds:

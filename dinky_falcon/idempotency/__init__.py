@@ -33,6 +33,7 @@ from .records import (
     forget,
     remember,
     sent_answer,
+    sent_body,
     unknown_outcome,
 )
 from .redis_store import RedisStore
@@ -41,7 +42,7 @@ from .sqlite_store import SqliteStore
 __all__ = [
     "IN_PROGRESS_LEASE", "LAPSED", "MAX_KEY_LENGTH", "OUTCOME_UNKNOWN", "Answer", "Claim",
     "Outcome", "RedisStore", "SqliteStore", "StoreUnavailable", "fingerprint", "forget",
-    "open_store", "remember", "send_once", "sent_answer", "unknown_outcome",
+    "open_store", "remember", "send_once", "sent_answer", "sent_body", "unknown_outcome",
 ]
 
 

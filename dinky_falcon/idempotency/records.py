@@ -56,14 +56,19 @@ def unknown_outcome(details: str, message_id: str | None = None) -> Answer:
     return Answer(504, body)
 
 
-def sent_answer(delivery) -> Answer:
-    """The answer to a send the transport accepted (``delivery``: the Mailer's Delivery)."""
-    return Answer(200, {
+def sent_body(message_id: str, transport: str) -> dict:
+    """The body of a 200: the transport accepted the message."""
+    return {
         "success": True,
         "message": "Email sent successfully",
-        "id": delivery.message_id,
-        "transport": delivery.transport,
-    })
+        "id": message_id,
+        "transport": transport,
+    }
+
+
+def sent_answer(delivery) -> Answer:
+    """The answer to a send the transport accepted (``delivery``: the Mailer's Delivery)."""
+    return Answer(200, sent_body(delivery.message_id, delivery.transport))
 
 
 LAPSED = unknown_outcome(

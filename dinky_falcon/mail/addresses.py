@@ -31,11 +31,12 @@ _SIMPLE_NAME_ADDR = re.compile(
 _ATOM_PHRASE = re.compile(_PHRASE)
 _WHITE_SPACE_RUN = re.compile(r"[ \t]+")
 MAX_DISPLAY_NAME = 100  # keeps every header line far below SMTP's 998 characters
-# Whole mailbox text: the standard library's address parser is slow on very long input.
+# Whole mailbox text (with its display name): the standard library's address parser is slow
+# on very long input, and the email package folds a long name in quadratic time.
 MAX_MAILBOX_LENGTH = 512
 _UTF8 = Charset("utf-8")
 # parse_mailbox's memo: a site sends from one sender to a few recipients, and email-validator
-# costs about 45 µs per address. Only valid addresses are kept (an exception is not cached),
+# is the costly part of an address (bench/RESULTS.md). Only valid addresses are kept (an exception is not cached),
 # each at most MAX_MAILBOX_LENGTH characters: a full memo is a few MB at worst.
 PARSE_CACHE_SIZE = 4096
 
@@ -134,7 +135,7 @@ def split_name_addr(text: str) -> tuple[str, str]:
     """``Name <a@example.org>`` -> (display name, addr-spec), as RFC 5322's parser reads it."""
     simple = _SIMPLE_NAME_ADDR.fullmatch(text)
     if simple and "=?" not in simple["name"]:
-        # Atoms and a dot-atom address: what the parser would find, without its ~0.2 ms.
+        # Atoms and a dot-atom address: what the parser would find, without its cost.
         return simple["name"], simple["spec"]
     return parse_name_addr(text)
 

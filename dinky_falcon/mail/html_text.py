@@ -14,7 +14,7 @@ _HIDDEN = frozenset({"head", "script", "style", "template", "title"})
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 # A '<' that starts no tag, comment or declaration is text, but HTMLParser hands it over one
-# character per call (about 5 µs each): as '&lt;' it joins the text around it.
+# character per call, slowly: as '&lt;' it joins the text around it.
 _LONE_LT = re.compile(r"<(?![A-Za-z/!?])")
 
 

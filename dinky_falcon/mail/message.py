@@ -49,7 +49,7 @@ UTF8_POLICY = ASCII_POLICY.clone(utf8=True)
 
 
 def message_id(message: EmailMessage) -> str:
-    """The Message-ID as it was set: reading ``message["Message-ID"]`` parses it (~0.15 ms)."""
+    """The Message-ID as it was set: reading ``message["Message-ID"]`` parses it again."""
     return next((str(v) for k, v in message.raw_items() if k.lower() == "message-id"), "")
 
 

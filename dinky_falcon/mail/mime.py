@@ -1,7 +1,7 @@
 """Header values and single-part text bodies, written directly for ``Message.set_raw``.
 
 Building an ``EmailMessage`` through ``message[name] = value`` and ``set_content()`` parses
-every header it stores (about 0.4 ms per message); most of what this service sends needs
+every header it stores (bench/RESULTS.md has the cost); most of what this service sends needs
 none of that work. Here the common case (a short ASCII header, a text body) is written as
 the email package would write it, and everything else is still handed to the email package.
 tests/test_mime.py checks both against the email package's own output.
@@ -55,7 +55,7 @@ def _verify(name: str, folded: bytes, linesep: bytes) -> None:
 class BuiltMessage(EmailMessage):
     """An ``EmailMessage`` that may carry its bytes, written once when it was built.
 
-    Flattening costs about 0.15 ms (the generator parses Content-Type again). ``wire``, when
+    Flattening is not free (the generator parses Content-Type again). ``wire``, when
     set, is what ``as_bytes()`` returns; whoever lets code change the message afterwards (the
     Mailer, before the before_send hooks) sets it back to None.
     """

@@ -14,11 +14,9 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from marshmallow import ValidationError, fields, validate
 
 from ..mail.request import MAX_FILE_NAME_LENGTH, file_name_problems
-from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
+from ..mail.addresses import MAX_MAILBOX_LENGTH, AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
 
 MAX_NAME_LENGTH = 200
-# An address with its display name. The email package folds a long name in quadratic time.
-MAX_MAILBOX_LENGTH = 512
 
 # OpenAPI patterns (ECMA-262) for what the validators below refuse, so that a client or a
 # test generator reading /openapi.json knows it too.

@@ -129,9 +129,9 @@ class SendSchema(Schema):
 
     @pre_load
     def counts_first(self, data, **kwargs):
-        """Every count limit, on the raw document before any item is parsed: parsing one
-        hostile address costs up to 15 ms, building one attachment about 1 ms, and a body
-        of MAX_BODY_SIZE holds tens of thousands of either."""
+        """Every count limit, on the raw document before any item is parsed: parsing a
+        hostile address and building an attachment are each slow (bench/RESULTS.md), and a
+        body of MAX_BODY_SIZE holds tens of thousands of either."""
         if not isinstance(data, dict):
             return data  # the schema's own "Invalid input type." follows
         counts = {name: _items(data[name]) for name in RECIPIENT_FIELDS if _items(data.get(name))}
