@@ -118,7 +118,7 @@ def _die_with_parent() -> None:
 
 
 def _free_port() -> int:
-    from smtp_peer import free_port
+    from support.smtp_peer import free_port
 
     return free_port()
 
@@ -189,7 +189,7 @@ def service(workdir: Path, **env: str) -> Server:
 
 def start_postfix(scratch: Path):
     """Debian's Postfix with the project's configuration, discarding whatever it accepts."""
-    from postfix_harness import PostfixRelay
+    from support.postfix_harness import PostfixRelay
 
     relay = PostfixRelay(scratch / "postfix", {
         "MAIL_DOMAIN": "example.org",
@@ -219,7 +219,7 @@ def smtp_source(port: int, messages: int) -> float:
 def gmail_peer(scratch: Path):
     """aiosmtpd requiring STARTTLS and AUTH, and the CA file that makes the service trust it."""
     import trustme
-    from smtp_peer import SmtpPeer
+    from support.smtp_peer import SmtpPeer
 
     # aiosmtpd logs a deprecation of its own API on every login the peer checks.
     logging.getLogger("mail.log").setLevel(logging.ERROR)

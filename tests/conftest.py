@@ -1,7 +1,3 @@
-from email import message_from_string
-from email.message import EmailMessage
-from email.policy import default
-
 import pytest
 import trustme
 from falcon import testing
@@ -9,23 +5,9 @@ from falcon import testing
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.config.settings import Settings
-from live_server import LiveServer
-from redis_peer import RedisPeer
-from smtp_peer import SmtpPeer
-
-SEED_REQUEST = {
-    "to": "recipient@example.org",
-    "subject": "Test Email",
-    "body": "This is a test email",
-}
-
-
-
-def parse_mail(raw: bytes) -> EmailMessage:
-    """Parse a message as a mail client would: CRLF line ends read as plain line ends, and
-    UTF-8 (RFC 6532 headers of an SMTPUTF8 message) read as text, not surrogate escapes."""
-    return message_from_string(raw.decode("utf-8").replace("\r\n", "\n"), policy=default)
-
+from support.live_server import LiveServer
+from support.redis_peer import RedisPeer
+from support.smtp_peer import SmtpPeer
 
 @pytest.fixture
 def make_settings(tmp_path):

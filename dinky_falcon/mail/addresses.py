@@ -85,7 +85,7 @@ def encoded_word_at(text: str, start: int) -> str | None:
     a q-encoded text that begins with an escape), or None when there is none.
 
     Its own steps, without its tokens (quadratic in the words of the decoded text), so that
-    a text of "=?" everywhere costs milliseconds; tests/test_header_injection.py holds the
+    a text of "=?" everywhere costs milliseconds; tests/http/test_header_injection.py holds the
     two to the same answers.
     """
     end = text.find("?=", start + 2)

@@ -4,7 +4,7 @@ Building an ``EmailMessage`` through ``message[name] = value`` and ``set_content
 every header it stores (bench/RESULTS.md has the cost); most of what this service sends needs
 none of that work. Here the common case (a short ASCII header, a text body) is written as
 the email package would write it, and everything else is still handed to the email package.
-tests/test_mime.py checks both against the email package's own output.
+tests/unit/test_mime.py checks both against the email package's own output.
 """
 
 from __future__ import annotations
