@@ -17,10 +17,10 @@ import pstats
 import tempfile
 
 from falcon import testing
+from run import BODY
 
 from dinky_falcon.app import create_app
 from dinky_falcon.config.settings import Settings
-from run import BODY
 
 
 def main() -> None:
@@ -50,7 +50,7 @@ def main() -> None:
         for _ in range(options.n):
             send()
         after = os.times()
-        user, system = ((b - a) * 1000 / options.n for a, b in zip(before[:2], after[:2]))
+        user, system = ((b - a) * 1000 / options.n for a, b in zip(before[:2], after[:2], strict=True))
         print(f"{options.transport}: {user:.3f} ms user + {system:.3f} ms system per request")
         profile = cProfile.Profile()
         profile.runcall(lambda: [send() for _ in range(options.n // 4)])

@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -219,6 +219,7 @@ def smtp_source(port: int, messages: int) -> float:
 def gmail_peer(scratch: Path):
     """aiosmtpd requiring STARTTLS and AUTH, and the CA file that makes the service trust it."""
     import trustme
+
     from support.smtp_peer import SmtpPeer
 
     # aiosmtpd logs a deprecation of its own API on every login the peer checks.
@@ -284,7 +285,7 @@ def run(quick: bool) -> dict:
             peer.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     results = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
         "machine": machine(),
         "seconds_per_run": seconds,

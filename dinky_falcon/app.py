@@ -9,18 +9,18 @@ from collections.abc import Callable
 import falcon
 import pluggy
 
-from .web.errors import add_error_handlers
+from .config.settings import Settings
+from .forms.resource import FormResource
+from .guard.build import build_guards
 from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
-from .web.openapi import OpenApiResource, build_spec
-from .forms.resource import FormResource
-from .guard.build import build_guards
 from .web.body import REPLAYED_HEADER
+from .web.errors import add_error_handlers
 from .web.health import HealthResource, ReadinessResource
-from .web.send import SendResource
+from .web.openapi import OpenApiResource, build_spec
 from .web.schemas import SendSchema
-from .config.settings import Settings
+from .web.send import SendResource
 
 access_log = logging.getLogger("dinky_falcon.access")
 

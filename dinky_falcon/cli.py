@@ -7,13 +7,13 @@ import sys
 
 from marshmallow import ValidationError
 
-from .hookspecs import Checkable, Diagnosable
+from .config.settings import Settings
 from .errors import ConfigError, OutcomeUnknown, TransportError
+from .hookspecs import Checkable, Diagnosable
 from .logs import configure_logging
 from .mailer import Mailer
 from .plugins import describe_plugin, make_plugin_manager, transport_registry
 from .web.schemas import SendSchema
-from .config.settings import Settings
 
 
 def cmd_serve(settings: Settings, args) -> int:

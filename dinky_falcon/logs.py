@@ -63,13 +63,13 @@ def written_by_one_thread(delay: float = 0.05) -> Iterator[None]:
     root = logging.getLogger()
     replaced = [h for h in root.handlers if type(h) is logging.StreamHandler]
     batched = [_Batched(handler, delay) for handler in replaced]
-    for handler, batch in zip(replaced, batched):
+    for handler, batch in zip(replaced, batched, strict=True):
         root.removeHandler(handler)
         root.addHandler(batch)
     try:
         yield
     finally:
-        for handler, batch in zip(replaced, batched):
+        for handler, batch in zip(replaced, batched, strict=True):
             root.removeHandler(batch)
             batch.close()  # writes what is left
             root.addHandler(handler)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import pluggy
 
-from .mail.addresses import parse_mailbox
-from .hookspecs import Checkable, Closable
-from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
-from .mail.message import Envelope, MessageBuilder, message_id
-from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
-from .mail.request import SendRequest
 from .config.settings import Settings
+from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
+from .hookspecs import Checkable, Closable
+from .mail.addresses import parse_mailbox
+from .mail.message import Envelope, MessageBuilder, message_id
+from .mail.request import SendRequest
+from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Mailer:
                 crash = PluginError(self.plugin_of[name], f"transport {name!r}")
                 crash.__cause__ = exc
                 self._after_send(message, envelope, name, crash)
-                raise crash
+                raise crash from exc
             self._after_send(message, envelope, name, None)
             return Delivery(message_id(message), name)
         error = failures[-1][1]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pluggy
 
 from . import __version__, hookspecs
-from .errors import ConfigError
 from .config.settings import Settings
+from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 trace_log = logging.getLogger(__name__ + ".trace")

@@ -13,12 +13,12 @@ from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from .app import create_app
+from .config.settings import Settings
 from .errors import ConfigError
 from .idempotency import open_store
 from .logs import written_by_one_thread
 from .mailer import Mailer
 from .malloc import return_large_blocks
-from .config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,15 @@ import trustme
 from falcon import testing
 
 from dinky_falcon.app import create_app
-from dinky_falcon.mailer import Mailer
 from dinky_falcon.config.settings import Settings
+from dinky_falcon.mailer import Mailer
 from support.live_server import LiveServer
 from support.redis_peer import RedisPeer
 from support.smtp_peer import SmtpPeer
+
+# The Postfix harness's fixtures (make_postfix, ca_file), for every test module.
+pytest_plugins = ["support.postfix_harness"]
+
 
 @pytest.fixture
 def make_settings(tmp_path):

@@ -18,8 +18,8 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from ..errors import ConfigError
-from .reader import FALSE_WORDS, TRUE_WORDS
 from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from .reader import FALSE_WORDS, TRUE_WORDS
 
 FORM_NAME = re.compile(r"[a-z0-9_]{1,64}")
 _SETTING = re.compile(

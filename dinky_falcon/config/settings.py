@@ -17,7 +17,6 @@ from dotenv import dotenv_values
 from ..errors import ConfigError
 from ..mail.addresses import AddressError, parse_mailbox
 from ..redact import redact_url
-from .reader import Reader
 from .display import SECRETS, open_relay_warning, shown_secret, shown_settings
 from .forms import Form, describe_form, forms_settings
 from .parsers import (
@@ -32,6 +31,7 @@ from .parsers import (
     parse_rate_limit,
     parse_recipient_rules,
 )
+from .reader import Reader
 
 # A whole send may take this many SMTP_TIMEOUTs: a fresh connection's greeting, EHLO, TLS,
 # AUTH and the transaction each take a fraction of one from a healthy server; a server that
@@ -229,7 +229,9 @@ class _Reader(Reader):
         try:
             parse_mailbox(default_from)
         except AddressError as exc:
-            raise ConfigError(f"DEFAULT_FROM={default_from!r} is not a usable address: {exc}")
+            raise ConfigError(
+                f"DEFAULT_FROM={default_from!r} is not a usable address: {exc}"
+            ) from None
         plugins_dir = self.text("PLUGINS_DIR")
         if plugins_dir and not Path(plugins_dir).is_dir():
             raise ConfigError(f"PLUGINS_DIR={plugins_dir!r} is not a directory")

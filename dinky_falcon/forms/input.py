@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 import falcon
 from falcon.media.multipart import MultipartFormHandler
 
-from ..web.errors import ApiError
 from ..web.body import read_bounded, read_json
+from ..web.errors import ApiError
 
 MAX_FIELDS = 100
 

@@ -14,16 +14,16 @@ import re
 
 import falcon
 
-from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
-from .input import Submission
 from ..config.forms import DEFAULT_SUBJECT, MAX_FIELD_NAME, Form, is_field_name
-from ..web.errors import ApiError
+from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
 from ..mail.request import (
     SendRequest,
     attachments_too_large,
     file_name_problems,
     make_attachment,
 )
+from ..web.errors import ApiError
+from .input import Submission
 
 NEXT_FIELD = "_next"
 TOKEN_FIELD = "_token"

@@ -20,18 +20,18 @@ from urllib.parse import urlsplit
 import falcon
 import pluggy
 
-from ..errors import MessageRefused, OutcomeUnknown, PluginError
-from .input import read_submission
-from .mail import NEXT_FIELD, TOKEN_FIELD, build_request, submission_fingerprint
-from .token import TOKEN_MAX_AGE, TOO_QUICKLY, sign_token, token_nonce, token_problem
 from ..config.forms import Form
-from ..web.errors import ApiError, wants_json
+from ..config.settings import Settings
+from ..errors import MessageRefused, OutcomeUnknown, PluginError
+from ..guard.ratelimit import RateLimit
 from ..idempotency import Answer, Outcome, send_once, sent_answer, sent_body, unknown_outcome
 from ..mailer import Mailer
 from ..plugins import failing_plugin
-from ..guard.ratelimit import RateLimit
 from ..web.body import REPLAYED_HEADER
-from ..config.settings import Settings
+from ..web.errors import ApiError, wants_json
+from .input import read_submission
+from .mail import NEXT_FIELD, TOKEN_FIELD, build_request, submission_fingerprint
+from .token import TOKEN_MAX_AGE, TOO_QUICKLY, sign_token, token_nonce, token_problem
 
 log = logging.getLogger(__name__)
 

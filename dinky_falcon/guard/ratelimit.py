@@ -84,7 +84,7 @@ class RateLimiter:
         if any(window.exceeded for window in windows):
             return windows
         counted = []
-        for window, key in zip(windows, keys):
+        for window, key in zip(windows, keys, strict=True):
             # Another thread or replica may have taken the last hit meanwhile: hit() decides.
             allowed = self.strategy.hit(*key)
             counted.append(replace(window, remaining=max(0, window.remaining - 1), exceeded=not allowed))

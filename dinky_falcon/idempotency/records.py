@@ -7,15 +7,10 @@ import enum
 import hashlib
 import json
 import logging
-import sqlite3
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..errors import ConfigError, StoreUnavailable
-from ..redact import redact_url
+from ..errors import StoreUnavailable
 
 IN_PROGRESS_LEASE = 300  # seconds, at least: far longer than any send (see open_store)
 MAX_KEY_LENGTH = 256

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import json
-import logging
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import ConfigError
 from ..redact import redact_url
-
 from .records import IN_PROGRESS_LEASE, LAPSED, Answer, Claim, Outcome, StoreUnavailable, _judge
-
 
 # Delete the key only if it still holds this request's claim (not a completion).
 _RELEASE = """
@@ -70,7 +61,7 @@ class RedisStore:
         name = self.PREFIX + key
         for _ in range(3):  # the record may expire between SET NX and GET
             pending = json.dumps({"fingerprint": fp, "lease_until": self.clock() + self.lease})
-            if self._call(lambda: self.client.set(name, pending, nx=True, ex=self.lease + self.ttl)):
+            if self._call(lambda p=pending: self.client.set(name, p, nx=True, ex=self.lease + self.ttl)):
                 return Claim(Outcome.STARTED)
             raw = self._call(lambda: self.client.get(name))
             if raw is not None:

@@ -3,20 +3,14 @@ thread; safe across waitress threads and across processes on one host."""
 
 from __future__ import annotations
 
-import enum
-import hashlib
 import json
-import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..redact import redact_url
-
 from .records import IN_PROGRESS_LEASE, LAPSED, Answer, Claim, Outcome, StoreUnavailable, _judge
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ConfigError, TransportError
@@ -37,7 +37,7 @@ class FileTransport:
             ) from None
 
     def send(self, message, envelope) -> Path:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         id_ = message_id(message)
         target = self.directory / f"{stamp}-{_UNSAFE_IN_NAME.sub('_', id_.strip('<>'))}.eml"
         sidecar = {
@@ -83,7 +83,7 @@ class FileTransport:
                 temporary = f"{target.parent}/.{target.name}.tmp"
                 _write_durably(temporary, data)
                 temporaries.append(temporary)
-            for (target, _), temporary in zip(files, temporaries):
+            for (target, _), temporary in zip(files, temporaries, strict=True):
                 os.replace(temporary, target)
                 renamed += 1
         except BaseException:

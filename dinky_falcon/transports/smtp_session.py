@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from .deadline import Deadline
 from .resolve import connect
-from .smtp_endpoint import IMPLICIT, OPPORTUNISTIC, PLAIN, STARTTLS, Endpoint
+from .smtp_endpoint import IMPLICIT, OPPORTUNISTIC, STARTTLS, Endpoint
 from .smtp_errors import ReplyLost, SmtpUtf8Missing, StartTlsMissing, reply_text
 from .smtp_pool import StaleConnection
 
@@ -172,7 +172,7 @@ def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data:
         mail, rcpts, go_ahead = _envelope_pipelined(connection, sender, recipients, options)
     else:
         mail, rcpts, go_ahead = _envelope_stepwise(connection, sender, recipients, options)
-    refused = {r: reply for r, reply in zip(recipients, rcpts) if reply[0] not in (250, 251)}
+    refused = {r: reply for r, reply in zip(recipients, rcpts, strict=True) if reply[0] not in (250, 251)}
     if go_ahead is not None and go_ahead[0] == 354 and (mail[0] != 250 or refused):
         # The server waits for the message, and a "." would deliver it to the recipients it
         # accepted. Hanging up is the only way out of DATA: the transaction is dropped.

@@ -70,7 +70,9 @@ def read_json(req: falcon.Request, limit: int):
         document = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ApiError(falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}.")
+        raise ApiError(
+            falcon.HTTP_400, "Malformed JSON", f"The body is not valid JSON: {reason}."
+        ) from None
     if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(document):
         raise ApiError(
             falcon.HTTP_400,

@@ -13,8 +13,14 @@ from email.headerregistry import Address
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from marshmallow import ValidationError, fields, validate
 
-from ..mail.request import MAX_FILE_NAME_LENGTH, file_name_problems
-from ..mail.addresses import MAX_MAILBOX_LENGTH, AddressError, has_unsafe_header_chars, parse_mailbox, tidy_display_name
+from ..mail.addresses import (
+    MAX_MAILBOX_LENGTH,
+    AddressError,
+    has_unsafe_header_chars,
+    parse_mailbox,
+    tidy_display_name,
+)
+from ..mail.request import file_name_problems
 
 MAX_NAME_LENGTH = 200
 

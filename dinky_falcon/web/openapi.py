@@ -6,7 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from marshmallow import Schema, fields
 
 from ..idempotency import MAX_KEY_LENGTH
 from .body import IDEMPOTENCY_HEADER, REPLAYED_HEADER
@@ -17,13 +16,11 @@ from .openapi_common import (
     OutcomeUnknownSchema,
     ReadinessSchema,
     SendResponseSchema,
-    TransportReadinessSchema,
     error_response,
     json_response,
 )
 from .openapi_forms import add_form_paths
 from .schemas import AttachmentSchema, SendSchema
-
 
 # What any guarded endpoint may answer before its own work starts (README: Security model).
 GUARD_RESPONSES = {

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from marshmallow import (
-    Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
 )
 
 from ..mail.request import (
@@ -17,10 +23,10 @@ from .fields import (
     CONTENT_ID,
     FILE_NAME_PATTERN,
     HEADER_NAME_PATTERN,
-    NO_NUL_PATTERN,
-    SINGLE_LINE_PATTERN,
     MAX_NAME_LENGTH,
     MIME_TYPE,
+    NO_NUL_PATTERN,
+    SINGLE_LINE_PATTERN,
     TAG,
     Base64Bytes,
     HeaderText,

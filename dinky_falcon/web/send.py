@@ -22,7 +22,6 @@ from .body import IDEMPOTENCY_HEADER, REPLAYED_HEADER, read_json
 from .errors import ApiError
 from .schemas import SendSchema
 
-
 log = logging.getLogger(__name__)
 
 

@@ -7,13 +7,13 @@ import pytest
 from falcon import testing
 
 import dinky_falcon
-from support.samples import SEED_REQUEST
 from dinky_falcon import ConfigError, MessageRefused, TransportError, hookimpl
 from dinky_falcon.app import create_app
 from dinky_falcon.cli import main
 from dinky_falcon.errors import PluginError
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager, transport_registry
+from support.samples import SEED_REQUEST
 
 REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 

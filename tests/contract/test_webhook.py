@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon import ConfigError, TransportError
 from dinky_falcon.mailer import Mailer
 from support.http_peer import HttpPeer
+from support.samples import SEED_REQUEST
 from support.smtp_peer import free_port
 from support.transport_contract import Delivered, TransportContract, build_transport, make_message
 

@@ -11,8 +11,8 @@ import tracemalloc
 import pytest
 
 from dinky_falcon.mail.addresses import parse_mailbox
-from dinky_falcon.web.fields import Base64Bytes
 from dinky_falcon.mail.html_text import html_to_text
+from dinky_falcon.web.fields import Base64Bytes
 from dinky_falcon.web.schemas import MAX_REPLY_TO
 
 MAX_RECIPIENTS = 50  # the default

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.errors import ConfigError
+from support.samples import SEED_REQUEST
 
 BLOG_KEY = "blog-key-0123456789abcdef"
 SHOP_KEY = "shop-key-0123456789abcdef"

@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.logs import configure_logging
+from support.samples import SEED_REQUEST
 from support.service_process import start_or_refuse
 from support.smtp_peer import free_port
 

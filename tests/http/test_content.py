@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from support.samples import SEED_REQUEST
-from support.delivery import send_and_receive
 from dinky_falcon.hookspecs import hookimpl
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
+from support.delivery import send_and_receive
+from support.samples import SEED_REQUEST
 
 TO = {"to": "recipient@example.org", "subject": "Test Email"}
 

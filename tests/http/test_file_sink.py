@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from support.samples import SEED_REQUEST, parse_mail
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.mailer import Mailer
+from support.samples import SEED_REQUEST, parse_mail
 
 
 def test_each_message_becomes_one_eml_named_by_time_and_id(make_client, tmp_path):

@@ -10,9 +10,9 @@ from falcon import testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.samples import parse_mail
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
+from support.samples import parse_mail
 
 quick = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type", "x-tags"}

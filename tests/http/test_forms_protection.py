@@ -4,9 +4,9 @@ client IP, the signed fill-time token and a captcha plugin (real waitress, a clo
 import threading
 import time
 
-from support.samples import parse_mail
 from dinky_falcon import MessageRefused, TransportError, hookimpl
 from support.form_client import JSON, multipart, request, submit, urlencoded
+from support.samples import parse_mail
 
 FORMS = {
     "MAIL_DOMAIN": "example.org",

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from support.samples import SEED_REQUEST, parse_mail
 from dinky_falcon import hookimpl
 from dinky_falcon.mail.addresses import encoded_word_at, has_unsafe_header_chars, parse_mailbox
-from dinky_falcon.mailer import Mailer
 from dinky_falcon.mail.message import MessageBuilder
 from dinky_falcon.mail.mime import UnsafeHeader
+from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
 from dinky_falcon.web.schemas import Attachment, SendRequest
+from support.samples import SEED_REQUEST, parse_mail
 
 # White space before "?=": RFC 2047 has no such word, the email package's parser decodes it.
 HIDDEN_CRLF = "=?utf-8?q?=0D=0AX-Injected:_2 ?="

@@ -7,7 +7,6 @@ import pytest
 import redis
 from falcon import testing
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.app import create_app
 from dinky_falcon.errors import ConfigError, TransportError
 from dinky_falcon.hookspecs import hookimpl
@@ -23,6 +22,7 @@ from dinky_falcon.idempotency import (
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
 from support.redis_peer import RedisPeer
+from support.samples import SEED_REQUEST
 from support.smtp_peer import free_port
 
 OK = Answer(200, {"success": True, "id": "<1@example.org>"})

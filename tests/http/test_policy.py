@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.logs import configure_logging
+from support.samples import SEED_REQUEST
 
 BLOG_KEY = "blog-key-0123456789abcdef"
 ALERTS_KEY = "alerts-key-0123456789abcdef"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from support.form_client import JSON, submit, urlencoded
+from support.samples import SEED_REQUEST
 from support.smtp_peer import free_port
 
 KEY = "site-key-0123456789abcdef"

@@ -3,10 +3,10 @@
 import pytest
 from falcon import testing
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.app import create_app
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.mailer import Mailer
+from support.samples import SEED_REQUEST
 
 BLOG_KEY = "blog-key-0123456789abcdef"
 SHOP_KEY = "shop-key-0123456789abcdef"

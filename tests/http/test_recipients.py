@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from support.delivery import parse, relay, send_and_receive
+from support.samples import SEED_REQUEST
 from support.smtp_peer import SmtpPeer
 
 

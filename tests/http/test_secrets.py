@@ -2,8 +2,8 @@
 
 import logging
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.cli import main
+from support.samples import SEED_REQUEST
 
 KEY = "blog-key-0123456789abcdef"
 PASSWORD = "abcdefghijklmnop"

@@ -14,13 +14,13 @@ import pytest
 import redis
 from falcon import testing
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.app import create_app
 from dinky_falcon.hookspecs import hookimpl
 from dinky_falcon.idempotency import RedisStore
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
 from support.form_client import JSON, submit, urlencoded
+from support.samples import SEED_REQUEST
 from support.smtp_peer import SmtpPeer
 
 SHOP_KEY = "shop-key-0123456789abcdef"

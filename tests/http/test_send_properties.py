@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from support.samples import parse_mail
 from dinky_falcon.mail.addresses import parse_mailbox
+from support.samples import parse_mail
 
 HEADERS_THE_SERVICE_SETS = {
     "from", "to", "subject", "date", "message-id",
@@ -56,8 +56,8 @@ def service(request):
     from falcon import testing
 
     from dinky_falcon.app import create_app
-    from dinky_falcon.mailer import Mailer
     from dinky_falcon.config.settings import Settings
+    from dinky_falcon.mailer import Mailer
 
     settings_ = Settings.from_env(
         {

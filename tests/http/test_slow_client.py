@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.errors import ConfigError
+from support.samples import SEED_REQUEST
 
 
 def start_slow_upload(port: int) -> socket.socket:

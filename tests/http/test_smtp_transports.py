@@ -7,10 +7,9 @@ from email import message_from_bytes
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon import ConfigError
-from dinky_falcon.mailer import Mailer
 from dinky_falcon.mail.message import Envelope
+from dinky_falcon.mailer import Mailer
 from dinky_falcon.transports.smtp import (
     IMPLICIT,
     OPPORTUNISTIC,
@@ -19,6 +18,7 @@ from dinky_falcon.transports.smtp import (
     SmtpTransport,
     tls_context,
 )
+from support.samples import SEED_REQUEST
 from support.smtp_peer import SmtpPeer, free_port
 
 RELAY_PASSWORD = "abcdefghijklmnop"

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from waitress import wasyncore
 
 from dinky_falcon.app import create_app
+from dinky_falcon.config.settings import Settings
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.server import create_server
-from dinky_falcon.config.settings import Settings
 
 
 @dataclass

@@ -23,11 +23,11 @@ from email.message import EmailMessage
 
 import pytest
 
+from dinky_falcon.config.settings import Settings
 from dinky_falcon.mail.addresses import parse_mailbox
 from dinky_falcon.mail.message import Envelope, MessageBuilder
 from dinky_falcon.plugins import build_transports, make_plugin_manager, transport_registry
 from dinky_falcon.web.schemas import SendSchema
-from dinky_falcon.config.settings import Settings
 
 # The headers the service sets on every message; each must arrive unchanged.
 CORE_HEADERS = ("from", "to", "subject", "date", "message-id")

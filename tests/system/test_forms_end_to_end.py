@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from support.samples import parse_mail
 from support.form_client import JSON, multipart, request, submit, urlencoded
+from support.samples import parse_mail
 from support.service_process import ServiceProcess
 
 SITE = "https://www.example.org"

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.idempotency import SqliteStore, fingerprint
+from support.samples import SEED_REQUEST
 
 
 class Service:

@@ -14,9 +14,8 @@ from email.policy import default
 import pytest
 import trustme
 
-from support.samples import SEED_REQUEST
-from support.postfix_harness import ca_file, make_postfix  # noqa: F401 (fixtures)
 from support.postfix_harness import PASSWORD, USERNAME, wait_for
+from support.samples import SEED_REQUEST
 from support.smtp_peer import SmtpPeer, free_port
 
 CONTACT_FORM = {

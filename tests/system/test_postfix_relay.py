@@ -16,8 +16,13 @@ from email.message import EmailMessage
 import pytest
 import trustme
 
-from support.postfix_harness import ca_file, make_postfix  # noqa: F401 (fixtures)
-from support.postfix_harness import PASSWORD, REPO, USERNAME, PostfixRelay, wait_for
+from support.postfix_harness import (  # noqa: F401 (fixtures)
+    PASSWORD,
+    REPO,
+    USERNAME,
+    PostfixRelay,
+    wait_for,
+)
 from support.smtp_peer import SmtpPeer, free_port
 
 

@@ -7,11 +7,13 @@ its start-up errors and ``repr``, which plugins see), ``dinky-mail serve`` in a 
 from urllib.parse import quote
 
 import pytest
-from hypothesis import assume, given, settings as hypothesis_settings, strategies as st
+from hypothesis import assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from dinky_falcon.cli import main
-from dinky_falcon.errors import ConfigError
 from dinky_falcon.config.settings import Settings
+from dinky_falcon.errors import ConfigError
 from support.service_process import start_or_refuse
 
 SECRET = "S3cretS3cret"

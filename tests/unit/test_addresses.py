@@ -1,13 +1,17 @@
 """parse_mailbox is memoised: the same text gives an equal Address, a bad one is refused every time."""
 
 import threading
-
-import pytest
-
 from email.headerregistry import Address
 from email.policy import default
 
-from dinky_falcon.mail.addresses import PARSE_CACHE_SIZE, AddressError, format_address_list, parse_mailbox
+import pytest
+
+from dinky_falcon.mail.addresses import (
+    PARSE_CACHE_SIZE,
+    AddressError,
+    format_address_list,
+    parse_mailbox,
+)
 
 
 def test_a_cached_address_is_the_same_address():

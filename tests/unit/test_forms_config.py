@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dinky_falcon.errors import ConfigError
 from dinky_falcon.config.settings import Settings
+from dinky_falcon.errors import ConfigError
 
 BASE = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org"}
 

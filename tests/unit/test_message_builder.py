@@ -1,12 +1,13 @@
 """The message as a mail client sees it: headers, ids, dates and encodings."""
 
-from datetime import datetime, timezone
-from support.samples import parse_mail
+from datetime import UTC, datetime
+
 from dinky_falcon.mail.addresses import parse_mailbox
 from dinky_falcon.mail.message import MessageBuilder
 from dinky_falcon.web.schemas import SendSchema
+from support.samples import parse_mail
 
-FIXED_TIME = datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc)
+FIXED_TIME = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 
 def build(**fields):

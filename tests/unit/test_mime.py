@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from support.samples import parse_mail
 from dinky_falcon.mail.mime import MAX_LINE, header_value, set_text_body
+from support.samples import parse_mail
 
 POLICIES = [SMTP.clone(refold_source="none"), SMTPUTF8.clone(refold_source="none")]
 # Header text as the schema lets it through: one line, any language, odd spacing.

@@ -15,10 +15,10 @@ from falcon import testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.delivery import parse, relay
 from dinky_falcon.app import create_app
-from dinky_falcon.mailer import Mailer
 from dinky_falcon.config.settings import Settings
+from dinky_falcon.mailer import Mailer
+from support.delivery import parse, relay
 from support.smtp_peer import SmtpPeer
 
 PRINTABLE = st.characters(categories=["L", "N", "P", "S"]) | st.just(" ")

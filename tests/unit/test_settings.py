@@ -3,8 +3,8 @@
 import pytest
 
 from dinky_falcon.cli import main
-from dinky_falcon.errors import ConfigError
 from dinky_falcon.config.settings import Settings
+from dinky_falcon.errors import ConfigError
 
 
 def read(**env):
