@@ -75,7 +75,7 @@ def _error(description: str, retry_after: bool = False) -> dict:
     return response
 
 
-# What any guarded endpoint may answer before its own work starts (README: Security model).
+# What any guarded endpoint may answer before its own work starts (docs/security.md).
 GUARD_RESPONSES = {
     "401": _error("API_KEYS is set and the request carries no valid key."),
     "403": _error("The browser's Origin is not in ALLOWED_HOSTS."),
@@ -298,7 +298,7 @@ SEE_OTHER = {
 
 
 def _add_form_paths(spec: APISpec, names: list[str]) -> None:
-    """``/forms/{name}``: README's "Contact forms" says what each answer means."""
+    """``/forms/{name}``: docs/forms.md says what each answer means."""
     spec.components.schema("FormToken", schema=TokenSchema)
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
     text_fields = {"type": "object", "additionalProperties": {"type": "string"}}

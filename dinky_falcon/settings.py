@@ -320,7 +320,7 @@ class _Reader:
             self.warnings.append(
                 "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
                 f"this service (on {settings.host}:{settings.port}) can send mail from your domain "
-                "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (README: Security model)."
+                "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (docs/security.md)."
             )
 
     def idempotency_store(self) -> str:
