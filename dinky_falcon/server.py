@@ -26,7 +26,6 @@ MAX_CONNECTIONS = 10_000  # open at once; each costs a file descriptor and a lit
 RESERVED_FILES = 200  # descriptors kept for the transports, the stores, logs, plugins
 
 
-
 def _stop(signum, frame):
     raise SystemExit(0)
 
@@ -151,12 +150,22 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
             host, server.effective_port, threads, server.adj.connection_limit,
             mailer.transport_name,
         )
-        server.run()  # returns after SystemExit or KeyboardInterrupt
+        server.run()  # returns after SystemExit or KeyboardInterrupt (waits 5 s for workers)
+        _finish_requests_in_flight(server.task_dispatcher, settings.send_deadline)
         log.info("stopped")
     finally:
         mailer.close()
         if idempotency is not None:
             idempotency.close()
+
+
+def _finish_requests_in_flight(dispatcher: ThreadedTaskDispatcher, timeout: float) -> None:
+    """waitress stops waiting for its workers after 5 s, but a send may take up to its
+    deadline: a worker still sending when the idempotency store closed could not record its
+    outcome, and its key would lapse into "outcome unknown" instead of replaying the answer."""
+    if dispatcher.threads:
+        log.info("waiting up to %g s for %d request(s) in flight", timeout, len(dispatcher.threads))
+        dispatcher.shutdown(cancel_pending=False, timeout=timeout)
 
 
 def _cannot_listen(exc: Exception, host: str, port: int) -> ConfigError:

@@ -43,6 +43,7 @@ SINKS = frozenset({"file", "memory"})
 # Development listens on loopback only: a laptop on a café's network is no mail relay.
 DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
 # Production refuses floods unless told otherwise; development counts nothing.
+SEND_DEADLINE_FACTOR = 3  # a whole SMTP send: greeting, TLS, AUTH, the transaction
 DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
 
 
@@ -122,6 +123,11 @@ class Settings:
         """Domains a message may be sent from: MAIL_DOMAIN, DEFAULT_FROM's, and the allowed."""
         default_domain = parse_mailbox(self.default_from).domain.lower()
         return (self.mail_domain, default_domain, *self.allowed_sender_domains)
+
+    @property
+    def send_deadline(self) -> float:
+        """Seconds a whole SMTP send may take, every wait of it bounded by SMTP_TIMEOUT."""
+        return SEND_DEADLINE_FACTOR * self.smtp_timeout
 
     @property
     def transport_names(self) -> tuple[str, ...]:
