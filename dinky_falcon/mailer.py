@@ -11,6 +11,7 @@ import pluggy
 from .addresses import parse_mailbox
 from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
 from .message import Envelope, MessageBuilder, message_id
+from .mime import UnsafeHeader
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
 from .settings import Settings
@@ -116,6 +117,13 @@ class Mailer:
             raise
         except Exception as exc:
             raise PluginError(failing_plugin(self.pm, "before_send", exc), "before_send") from exc
+        try:
+            # Once, here: a header a hook set that would break a line (mime.VerifiedPolicy)
+            # is the hooks' fault, not the transport's that would write it.
+            message.wire = message.as_bytes()
+        except UnsafeHeader as exc:
+            hooks = ", ".join(i.plugin_name for i in self.pm.hook.before_send.get_hookimpls())
+            raise PluginError(hooks, "before_send: a header it set would break a line") from exc
 
     def check(self) -> list[dict]:
         """Readiness of each transport: name, ready, and what was checked or what failed."""
