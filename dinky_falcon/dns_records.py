@@ -159,6 +159,8 @@ def check(settings, resolver: dns.resolver.Resolver) -> tuple[list[str], bool]:
     for record in records(settings):
         try:
             status, found = verdict(record, published_texts(resolver, record.name))
+        except dns.exception.Timeout:
+            status, found = "UNKNOWN", f"no answer within {resolver.lifetime:g} s"
         except dns.exception.DNSException as exc:
             status, found = "UNKNOWN", f"lookup failed: {exc}"
         good = good and status == "ok"

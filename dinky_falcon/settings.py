@@ -174,6 +174,11 @@ class Settings:
         return _Reader(merged).settings()
 
 
+def _same_organisation(a: str, b: str) -> bool:
+    """DMARC's relaxed alignment, short of the public suffix list: one is the other or under it."""
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
+
+
 def _redact(name: str, value) -> str:
     """A secret for display: API keys by label, the storage URL without credentials, or ``***``."""
     if not value:
@@ -367,6 +372,11 @@ class _Reader:
             if address.display_name or not address.username.isascii():
                 raise ConfigError(f"BOUNCE_ADDRESS={bounce!r} must be a bare ASCII address (a@example.org)")
             bounce = address.addr_spec
+            if not _same_organisation(address.domain.lower(), mail_domain):
+                self.warnings.append(
+                    f"BOUNCE_ADDRESS is not under {mail_domain}: SPF passes for its domain, not "
+                    "for the From domain, so DMARC must rely on DKIM alone (docs/domain.md)"
+                )
         return dict(
             dkim_private_key_file=Path(key_file) if key_file else None,
             dkim_selector=selector,

@@ -91,7 +91,7 @@ def signing_key(pem: bytes) -> SigningKey:
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         return SigningKey("ed25519", base64.b64encode(seed), base64.b64encode(public).decode())
-    raise ValueError(f"a {type(key).__name__.removeprefix('_')} key cannot sign DKIM: use RSA or Ed25519")
+    raise ValueError("only an RSA or an Ed25519 key can sign DKIM")
 
 
 def load_key(path: str | os.PathLike) -> SigningKey:
