@@ -7,6 +7,8 @@ import sys
 
 from marshmallow import ValidationError
 
+from .domain_cli import add_commands as add_domain_commands
+from .domain_cli import environment_for as domain_environment
 from .errors import ConfigError, OutcomeUnknown, TransportError
 from .logs import configure_logging
 from .mailer import Mailer
@@ -130,13 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
         "plugins", help="list loaded plugins: source, version, transports and hooks"
     )
     plugins.set_defaults(run=cmd_plugins)
+    add_domain_commands(commands)  # dkim-keygen, dns
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(domain_environment(args))
         configure_logging(settings)
         return args.run(settings, args)
     except ConfigError as exc:

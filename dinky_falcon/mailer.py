@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ import pluggy
 
 from .addresses import parse_mailbox
 from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
+from .mail.dkim import DkimSigner
 from .message import Envelope, MessageBuilder, message_id
 from .mime import UnsafeHeader
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
@@ -36,12 +38,14 @@ class Mailer:
         builder: MessageBuilder,
         *,
         plugin_of: Mapping[str, str],
+        signer: DkimSigner | None = None,
     ):
         self.settings = settings
         self.pm = pm
         self.transports = transports
         self.builder = builder
         self.plugin_of = plugin_of  # transport name -> the plugin that registered it
+        self.signer = signer  # DKIM, when a key is configured
 
     @classmethod
     def from_settings(cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options):
@@ -52,7 +56,8 @@ class Mailer:
         registry = transport_registry(pm)
         transports = build_transports(settings, registry)
         plugin_of = {name: registry[name].plugin for name, _ in transports}
-        return cls(settings, pm, transports, builder, plugin_of=plugin_of)
+        signer = DkimSigner.from_settings(settings)
+        return cls(settings, pm, transports, builder, plugin_of=plugin_of, signer=signer)
 
     @property
     def transport_name(self) -> str:
@@ -75,7 +80,11 @@ class Mailer:
         message, envelope = self.builder.build(request)
         if check is not None:
             check(envelope)
+        if self.settings.bounce_address:  # after the sender policy judged the From address
+            envelope = dataclasses.replace(envelope, sender=self.settings.bounce_address)
         self._before_send(message, envelope)
+        if self.signer is not None:  # after the hooks: what is signed is what is sent
+            self.signer.sign(message)
         failures = []
         for name, transport in self.transports:
             try:

@@ -21,6 +21,7 @@ from .auth import ApiKey, parse_api_keys
 from .clientip import parse_networks
 from .errors import ConfigError
 from .forms import Form, describe_form, load_forms
+from .mail.dkim import load_key
 from .origin import ascii_hostname, parse_allowed_hosts
 from .policy import canonical_domain, parse_domains, parse_recipient_rules
 from .ratelimit import parse_rate_limit
@@ -98,6 +99,11 @@ class Settings:
     forms_file: str = ""
     forms_secret: str = ""
     forms: tuple[Form, ...] = ()
+    # Your own domain (docs/domain.md, dinky_falcon/mail/dkim.py): DKIM and the envelope sender.
+    dkim_private_key_file: Path | None = None
+    dkim_selector: str = "mail"
+    dkim_domain: str = ""
+    bounce_address: str = ""
     # Every variable seen (process environment over .env), for plugins' own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # What was accepted but deserves a word in the log at start.
@@ -172,6 +178,11 @@ class Settings:
             merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
         return _Reader(merged).settings()
+
+
+def _same_organisation(a: str, b: str) -> bool:
+    """DMARC's relaxed alignment, short of the public suffix list: one is the other or under it."""
+    return a == b or a.endswith("." + b) or b.endswith("." + a)
 
 
 def _redact(name: str, value) -> str:
@@ -354,6 +365,31 @@ class _Reader:
             )
         return dict(forms_file=forms_file, forms_secret=secret, forms=forms)
 
+    def own_domain(self, mail_domain: str) -> dict:
+        key_file = self.text("DKIM_PRIVATE_KEY_FILE")
+        if key_file:
+            self.parsed("DKIM_PRIVATE_KEY_FILE", load_key, key_file)  # read again by the Mailer
+        selector = self.text("DKIM_SELECTOR", Settings.dkim_selector).lower()
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*", selector):
+            raise ConfigError(f"DKIM_SELECTOR={selector!r} is not a DNS name (letters, digits, - and .)")
+        bounce = self.text("BOUNCE_ADDRESS")
+        if bounce:
+            address = self.parsed("BOUNCE_ADDRESS", parse_mailbox, bounce)
+            if address.display_name or not address.username.isascii():
+                raise ConfigError(f"BOUNCE_ADDRESS={bounce!r} must be a bare ASCII address (a@example.org)")
+            bounce = address.addr_spec
+            if not _same_organisation(address.domain.lower(), mail_domain):
+                self.warnings.append(
+                    f"BOUNCE_ADDRESS is not under {mail_domain}: SPF passes for its domain, not "
+                    "for the From domain, so DMARC must rely on DKIM alone (docs/domain.md)"
+                )
+        return dict(
+            dkim_private_key_file=Path(key_file) if key_file else None,
+            dkim_selector=selector,
+            dkim_domain=self.parsed("DKIM_DOMAIN", canonical_domain, self.text("DKIM_DOMAIN", mail_domain)),
+            bounce_address=bounce,
+        )
+
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
@@ -411,6 +447,7 @@ class _Reader:
             enable_tls=self.boolean("ENABLE_TLS", True),
             **self.abuse_protection(environment),
             **self.forms(),
+            **self.own_domain(domain),
         )
         settings = Settings(**values, environ=dict(self.env))
         self.warn_if_open_relay(settings)

@@ -1,0 +1,1 @@
+"""Mail: request -> email message and envelope, and what is done to the bytes before they leave."""
