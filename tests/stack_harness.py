@@ -120,6 +120,16 @@ def ensure_image(tag: str) -> None:
         raise RuntimeError(f"no stand-in is known for the base image {tag}; pull it or add one here")
 
 
+def forget_images(project: str, keep_as: str = "dinky-stack-cache") -> None:
+    """Drop this run's image names, keeping the layers under one stable name per image, so
+    the next run's build finds them in Docker's cache and a repeated run builds in seconds."""
+    listed = docker("images", "--format", "{{.Repository}}:{{.Tag}}", f"{project}/*").stdout.split()
+    for tag in listed:
+        name = tag.split("/", 1)[1].split(":", 1)[0]
+        docker("tag", tag, f"{keep_as}/{name}:latest", check=False)
+        docker("rmi", tag, check=False)
+
+
 def ensure_base_images() -> None:
     for tag in base_images():
         ensure_image(tag)
