@@ -271,3 +271,156 @@ def test_a_message_posted_through_traefik_arrives_at_the_relay_over_tls_with_its
     [arrived] = [m for m in stack.messages() if message_id.encode() in m.data]
     assert arrived.tls and arrived.login == USERNAME.encode()
     assert arrived.rcpt_tos == ("someone@example.net",)
+
+
+# --- (c) Postfix's own log in docker logs ---------------------------------------------------------
+def test_docker_logs_of_the_mail_server_show_postfix_delivering_to_the_relay(stack):
+    line = wait_for_log(stack, stack.mail_server, "status=sent")
+    assert f"relay={RELAY_NAME}[{stack.gateway}]:{stack.relay_port}" in line
+    assert "postfix/healthcheck" not in stack.logs(stack.mail_server)  # probes are filtered out
+
+
+# --- (d) relay down: queued, kept across down/up, delivered once ----------------------------------
+def wait_until_routable(stack: Stack, timeout: float = 60) -> None:
+    wait_for(lambda: stack.request("GET", "/health")[0] == 200, timeout=timeout, interval=0.2,
+             what="the API through Traefik")
+
+
+def test_mail_queued_while_the_relay_is_down_survives_down_and_up_and_is_delivered_once(stack):
+    stack.relay_down()
+    ids = []
+    for number in range(3):
+        status, answer = stack.send(f"Queued while Gmail is away {number}")
+        assert status == 200, answer
+        ids.append(answer["id"])
+    # What an operator reads in `docker logs`: the message waits, and why.
+    line = wait_for_log(stack, stack.mail_server, "status=deferred")
+    assert f"connect to {RELAY_NAME}[{stack.gateway}]:{stack.relay_port}: Connection refused" in line
+
+    stack.compose("down")  # volumes kept: the queue is on dinkyNNN_mail-queue
+    stack.compose("up", "-d")
+    wait_until_routable(stack)
+    stack.relay_up()
+    stack_harness.docker("exec", stack.mail_server, "postqueue", "-f")  # retry now (README)
+    wait_for(lambda: set(ids) <= set(delivered_ids(stack)), timeout=90, interval=0.5,
+             what=f"the queued messages after the restart\n{stack.logs(stack.mail_server)[-3000:]}")
+    time.sleep(2)  # anything sent twice would have arrived by now
+    delivered = delivered_ids(stack)
+    assert [delivered.count(message_id) for message_id in ids] == [1, 1, 1]
+
+
+# --- an Idempotency-Key outlives the API container ------------------------------------------------
+def test_an_idempotency_key_answered_before_the_api_is_recreated_is_replayed_after_it(stack):
+    key = {"Idempotency-Key": f"order-{uuid.uuid4().hex}"}
+    message = {"to": "someone@example.net", "subject": "Order confirmation", "body": "Thanks."}
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}", **key}
+    status, first = stack.request("POST", "/send", message, headers)
+    assert status == 200, first
+    first_id = json.loads(first)["id"]
+    stack.compose("up", "-d", "--no-deps", "--force-recreate", "mail-api")
+    wait_until_routable(stack)
+    status, again = stack.request("POST", "/send", message, headers)
+    assert status == 200, again
+    assert json.loads(again)["id"] == first_id
+    wait_for(lambda: first_id in delivered_ids(stack), timeout=60, interval=0.5, what=first_id)
+    time.sleep(2)
+    assert delivered_ids(stack).count(first_id) == 1
+
+
+# --- (f) dinky-mail check walks to the relay ------------------------------------------------------
+def test_dinky_mail_check_in_the_api_container_logs_in_to_the_relay(stack):
+    done = stack_harness.docker("exec", stack.api, "dinky-mail", "check", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"relay AUTH: logged in as {USERNAME}" in done.stdout
+    assert "ready: the service can deliver mail" in done.stdout
+
+
+def test_dinky_mail_check_says_the_relay_refused_a_wrong_app_password_without_showing_it(stack):
+    wrong = "wrongwrongwrongw"
+    done = stack_harness.docker(
+        "exec", "-e", f"SMTP_RELAY_PASSWORD={wrong}", stack.api, "dinky-mail", "check", check=False
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "535" in output and f"rejected the login of {USERNAME}" in output
+    assert "ready" not in output.lower().replace("already", "")
+    assert wrong not in output
+
+
+# --- (g) no open relay ------------------------------------------------------------------------------
+SMTP_PROBE = """
+import smtplib, sys
+try:
+    with smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=5) as client:
+        client.sendmail("spam@example.org", ["victim@example.net"], "Subject: spam\\r\\n\\r\\nx")
+    print("RELAYED")
+except (OSError, smtplib.SMTPException) as exc:
+    print("REFUSED", type(exc).__name__, exc)
+"""
+
+
+def test_the_mail_server_publishes_its_ports_on_loopback_only(stack):
+    ports = stack_harness.docker("port", stack.mail_server).stdout.split("\n")
+    published = [line.split(" -> ")[1] for line in ports if " -> " in line]
+    assert len(published) == 2 and all(p.startswith("127.0.0.1:") for p in published), ports
+
+
+def test_a_container_on_another_network_cannot_relay_through_the_mail_server(stack):
+    other = f"{stack.project}_other"
+    stack_harness.docker("network", "create", other)
+    try:
+        address = stack_harness.docker(
+            "inspect", "--format",
+            f'{{{{(index .NetworkSettings.Networks "{stack.project}_mail").IPAddress}}}}',
+            stack.mail_server,
+        ).stdout.strip()
+        smtp_port = [line for line in stack.env_file.read_text().splitlines()
+                     if line.startswith("SMTP_PUBLISHED_PORT=")][0].split("=")[1]
+        for host, port in ((address, "25"), (stack.gateway, smtp_port)):
+            done = stack_harness.docker(
+                "run", "--rm", "--network", other, "--entrypoint", "python", "python:3.11-slim",
+                "-c", SMTP_PROBE, host, port, timeout=120,
+            )
+            assert done.stdout.startswith("REFUSED"), (host, port, done.stdout)
+    finally:
+        stack_harness.docker("network", "rm", other, check=False)
+    assert "victim@example.net" not in stack.logs(stack.mail_server)
+    # Postfix itself relays for loopback and the stack's own network, nothing wider.
+    subnet = stack_harness.docker(
+        "network", "inspect", f"{stack.project}_mail", "--format",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+    ).stdout.strip()
+    mynetworks = stack_harness.docker("exec", stack.mail_server, "postconf", "-h", "mynetworks")
+    assert mynetworks.stdout.split() == ["127.0.0.1/32", subnet]
+
+
+# --- (e) rate limits behind Traefik -----------------------------------------------------------------
+def test_the_api_trusts_x_forwarded_for_from_traefiks_network_only(stack):
+    subnet = stack_harness.docker(
+        "network", "inspect", f"{stack.project}_traefik", "--format",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+    ).stdout.strip()
+    assert f"TRUSTED_PROXIES={subnet} " in stack.logs(stack.api)
+
+
+def test_a_back_end_with_a_key_sends_60_messages_a_minute_through_traefik_by_default(stack):
+    started = time.monotonic()
+    statuses = [stack.send(f"Order {number}")[0] for number in range(60)]
+    assert time.monotonic() - started < 60
+    assert statuses == [200] * 60
+
+
+def submit_form(stack: Stack, visitor: str, number: int) -> int:
+    body = f"name=Visitor+{number}&email=visitor{number}%40example.net&message=Hello+{number}"
+    return stack.request(
+        "POST", "/forms/contact", body, source=visitor,
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "Origin": "https://example.org", "Accept": "application/json"},
+    )[0]
+
+
+def test_form_visitors_behind_traefik_are_counted_one_by_one(stack):
+    # Traefik puts each visitor's own address in X-Forwarded-For: 127.0.0.2 and 127.0.0.3 here.
+    first = [submit_form(stack, "127.0.0.2", number) for number in range(11)]
+    assert first == [200] * 10 + [429]  # RATE_LIMIT, production's default: 10 a minute
+    assert submit_form(stack, "127.0.0.3", 99) == 200
