@@ -16,6 +16,7 @@ import http.client
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -48,6 +49,7 @@ class Stack:
     env_file: Path
     override: Path
     traefik_port: int
+    traefik_tls_port: int
     relay: SmtpPeer
     relay_port: int
     gateway: str
@@ -72,11 +74,18 @@ class Stack:
         assert done.returncode == 0, f"docker-compose {' '.join(args)}:\n{done.stdout}{done.stderr}"
         return done
 
-    def request(self, method: str, path: str, body=None, headers=None, source="127.0.0.1"):
-        """One HTTP request to Traefik as a client at ``source`` (any 127.0.0.x)."""
-        connection = http.client.HTTPConnection(
-            "127.0.0.1", self.traefik_port, timeout=30, source_address=(source, 0)
-        )
+    def request(self, method: str, path: str, body=None, headers=None, source="127.0.0.1", tls=False):
+        """One HTTP request to Traefik as a client at ``source`` (any 127.0.0.x); ``tls``: on
+        the https entrypoint, whose certificate is Traefik's default (self-signed) one."""
+        if tls:
+            connection = http.client.HTTPSConnection(
+                "127.0.0.1", self.traefik_tls_port, timeout=30, source_address=(source, 0),
+                context=ssl._create_unverified_context(),
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", self.traefik_port, timeout=30, source_address=(source, 0)
+            )
         try:
             data = json.dumps(body) if isinstance(body, dict) else body
             connection.request(method, path, body=data, headers={"Host": HOST, **(headers or {})})
@@ -173,12 +182,13 @@ services:
 """)
 
 
-def start_traefik(workdir: Path, project: str, network: str, port: int) -> subprocess.Popen:
+def start_traefik(workdir: Path, project: str, network: str, port: int, tls_port: int) -> subprocess.Popen:
     binary = shutil.which("traefik") or str(Path(sys.executable).parent / "traefik")
     log = open(workdir / "traefik.log", "w")
     process = subprocess.Popen(
         [binary,
          f"--entryPoints.web.address=127.0.0.1:{port}",
+         f"--entryPoints.websecure.address=127.0.0.1:{tls_port}",
          "--providers.docker=true",
          "--providers.docker.exposedByDefault=false",
          f"--providers.docker.network={network}",
@@ -217,9 +227,10 @@ def stack(tmp_path_factory):
     write_env(env_file, project, network, relay.port)
     write_override(override, ca_file, gateway)
     stack_harness.docker("network", "create", network)
-    traefik_port = free_port()
-    traefik = start_traefik(workdir, project, network, traefik_port)
-    running = Stack(workdir, project, env_file, override, traefik_port, relay, relay.port, gateway)
+    traefik_port, traefik_tls_port = free_port(), free_port()
+    traefik = start_traefik(workdir, project, network, traefik_port, traefik_tls_port)
+    running = Stack(workdir, project, env_file, override, traefik_port, traefik_tls_port, relay,
+                    relay.port, gateway)
     running.tls_ca = ca
     try:
         running.compose("up", "-d", "--build")
@@ -229,6 +240,9 @@ def stack(tmp_path_factory):
         running.up_seconds = time.monotonic() - returned
         yield running
     finally:
+        # Kept beside traefik.log for whoever reads a failure (pytest keeps recent tmp dirs).
+        for container in (running.api, running.mail_server):
+            (workdir / f"{container}.log").write_text(running.logs(container))
         subprocess.run(
             ["docker-compose", "-p", project, "--env-file", str(env_file), "-f", str(COMPOSE_FILE),
              "-f", str(override), "down", "-v", "--remove-orphans"],
@@ -424,3 +438,45 @@ def test_form_visitors_behind_traefik_are_counted_one_by_one(stack):
     first = [submit_form(stack, "127.0.0.2", number) for number in range(11)]
     assert first == [200] * 10 + [429]  # RATE_LIMIT, production's default: 10 a minute
     assert submit_form(stack, "127.0.0.3", 99) == 200
+
+
+# --- the README's troubleshooting commands -------------------------------------------------------
+def readme_troubleshooting_commands() -> list[str]:
+    text = (REPO / "compose" / "README.md").read_text()
+    section = text.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```sh\n")[1:]]
+    return [line for block in blocks for line in block.splitlines() if line.startswith("docker ")]
+
+
+def test_the_troubleshooting_commands_of_the_readme_work_as_written(stack):
+    commands = readme_troubleshooting_commands()
+    assert len(commands) >= 8
+    for command in commands:
+        # The stack's names and the stand-in for smtp.gmail.com:587; the command otherwise as written.
+        command = command.replace("dinky_", f"{stack.project}_").replace(
+            "smtp.gmail.com 587", f"{RELAY_NAME} {stack.relay_port}")
+        done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+        assert APP_PASSWORD.replace(" ", "") not in done.stdout + done.stderr
+
+
+# --- Traefik with TLS: ENABLE_TLS=true on an https entrypoint -------------------------------------
+def test_with_enable_tls_the_api_is_served_on_traefiks_https_entrypoint_only(stack):
+    plain = stack.env_file.read_text()
+    stack.env_file.write_text(plain.replace("TRAEFIK_ENTRYPOINT=web\n", "TRAEFIK_ENTRYPOINT=websecure\n")
+                              .replace("ENABLE_TLS=false\n", "ENABLE_TLS=true\n"))
+    try:
+        stack.compose("up", "-d", "--no-deps", "mail-api")  # new labels: the container is recreated
+        wait_for(lambda: stack.request("GET", "/health", tls=True)[0] == 200, timeout=60,
+                 interval=0.2, what="the API on the https entrypoint")
+        status, answer = stack.request(
+            "POST", "/send", {"to": "someone@example.net", "subject": "Over HTTPS", "body": "x"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
+            tls=True,
+        )
+        assert status == 200, answer
+        assert stack.request("GET", "/health")[0] == 404  # no longer on the plain entrypoint
+    finally:
+        stack.env_file.write_text(plain)
+        stack.compose("up", "-d", "--no-deps", "mail-api")
+        wait_until_routable(stack)
