@@ -270,6 +270,7 @@ def delivered_ids(stack: Stack) -> list[str]:
 
 # --- (a) up, healthy, routable -------------------------------------------------------------------
 def test_the_api_is_routable_through_traefik_within_20_seconds_of_up(stack):
+    print(f"routable through Traefik {stack.up_seconds:.1f}s after up returned")  # pytest -s
     assert stack.up_seconds < 20, f"Traefik answered only {stack.up_seconds:.1f}s after up"
     assert stack.health(stack.api) == "healthy"
     assert stack.health(stack.mail_server) == "healthy"
