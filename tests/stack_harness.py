@@ -11,7 +11,6 @@ Images already present are kept: only the first run on a fresh machine pays for 
 Run `python tests/stack_harness.py` to prepare the engine and the images by hand.
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -79,9 +78,6 @@ def build_debian(tag: str = DEBIAN_IMAGE) -> None:
     with tempfile.TemporaryDirectory(prefix="dinky-debootstrap-") as root:
         subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root, DEBIAN_MIRROR],
                        check=True, capture_output=True, timeout=1800)
-        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            for entry in Path(root, cache).glob("*.deb"):
-                entry.unlink()
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         docker("import", "--change", 'CMD ["bash"]', "-", tag, stdin=tar.stdout)
         if tar.wait() != 0:

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from email import message_from_bytes
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class Stack:
     relay: SmtpPeer
     relay_port: int
     gateway: str
+    ca: trustme.CA  # the stand-in's certificate authority, trusted by Postfix and the API
     up_seconds: float = 0.0  # from `up` returning to the first answer through Traefik
     delivered: list = field(default_factory=list)  # messages of relay stand-ins stopped before
 
@@ -119,7 +121,7 @@ class Stack:
         self.delivered += self.relay.messages
 
     def relay_up(self) -> None:
-        self.relay = start_relay(self.tls_ca, self.gateway, self.relay_port)
+        self.relay = start_relay(self.ca, self.gateway, self.relay_port)
 
 
 def start_relay(ca, gateway: str, port: int | None = None) -> SmtpPeer:
@@ -230,8 +232,7 @@ def stack(tmp_path_factory):
     traefik_port, traefik_tls_port = free_port(), free_port()
     traefik = start_traefik(workdir, project, network, traefik_port, traefik_tls_port)
     running = Stack(workdir, project, env_file, override, traefik_port, traefik_tls_port, relay,
-                    relay.port, gateway)
-    running.tls_ca = ca
+                    relay.port, gateway, ca)
     try:
         running.compose("up", "-d", "--build")
         returned = time.monotonic()
@@ -263,8 +264,6 @@ def wait_for_log(stack: Stack, container: str, text: str, timeout: float = 60) -
 
 
 def delivered_ids(stack: Stack) -> list[str]:
-    from email import message_from_bytes
-
     return [message_from_bytes(m.data)["Message-ID"] for m in stack.messages()]
 
 
