@@ -34,6 +34,7 @@ from smtp_peer import SmtpPeer, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
+SCALE_FILE = REPO / "compose" / "scale.yml"
 RELAY_NAME = "smtp.relay.test"
 USERNAME = "site@example.org"
 APP_PASSWORD = "abcd efgh ijkl mnop"  # as Google shows it; the stack removes the spaces
@@ -66,10 +67,11 @@ class Stack:
     def mail_server(self) -> str:
         return f"{self.project}_mail-server"
 
-    def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    def compose(self, *args: str, files=(), timeout: float = 900) -> subprocess.CompletedProcess:
+        extra = [option for file in files for option in ("-f", str(file))]
         done = subprocess.run(
             ["docker-compose", "-p", self.project, "--env-file", str(self.env_file),
-             "-f", str(COMPOSE_FILE), "-f", str(self.override), *args],
+             "-f", str(COMPOSE_FILE), "-f", str(self.override), *extra, *args],
             capture_output=True, text=True, timeout=timeout,
             env={**os.environ, "ENV_FILE": str(self.env_file)},
         )
@@ -246,7 +248,7 @@ def stack(tmp_path_factory):
             (workdir / f"{container}.log").write_text(running.logs(container))
         subprocess.run(
             ["docker-compose", "-p", project, "--env-file", str(env_file), "-f", str(COMPOSE_FILE),
-             "-f", str(override), "down", "-v", "--remove-orphans"],
+             "-f", str(override), "-f", str(SCALE_FILE), "down", "-v", "--remove-orphans"],
             capture_output=True, timeout=300, env={**os.environ, "ENV_FILE": str(env_file)},
         )
         traefik.terminate()
@@ -480,3 +482,40 @@ def test_with_enable_tls_the_api_is_served_on_traefiks_https_entrypoint_only(sta
         stack.env_file.write_text(plain)
         stack.compose("up", "-d", "--no-deps", "mail-api")
         wait_until_routable(stack)
+
+
+# --- scaling out: three replicas, one Redis ------------------------------------------------------
+def replicas(stack: Stack) -> list[str]:
+    return stack_harness.docker(
+        "ps", "--format", "{{.Names}}",
+        "--filter", f"label=com.docker.compose.project={stack.project}",
+        "--filter", "label=com.docker.compose.service=mail-api",
+    ).stdout.split()
+
+
+def test_three_replicas_behind_traefik_share_limits_and_idempotency_keys_through_redis(stack):
+    stack.compose("up", "-d", "--build", "--scale", "mail-api=3", files=[SCALE_FILE])
+    wait_for(lambda: len(replicas(stack)) == 3
+             and all(stack.health(name) == "healthy" for name in replicas(stack)),
+             timeout=90, interval=0.5, what="three healthy replicas")
+    wait_until_routable(stack)
+    time.sleep(2)  # Traefik adds each healthy replica as its health event arrives
+
+    key = f"newsletter-{uuid.uuid4().hex}"
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}",
+               "Idempotency-Key": key}
+    message = {"to": "someone@example.net", "subject": "Scaled out", "body": "Once."}
+    answers = [stack.request("POST", "/send", message, headers) for _ in range(9)]
+    assert {status for status, _ in answers} == {200}
+    ids = {json.loads(text)["id"] for _, text in answers}
+    assert len(ids) == 1  # every replica replayed the first answer
+    served = [stack.logs(name).count("POST /send 200") for name in replicas(stack)]
+    assert sum(1 for count in served if count) >= 2, served  # spread over the replicas
+    (message_id,) = ids
+    wait_for(lambda: message_id in delivered_ids(stack), timeout=60, interval=0.5, what=message_id)
+    time.sleep(2)
+    assert delivered_ids(stack).count(message_id) == 1
+
+    # One visitor's RATE_LIMIT (10 a minute) is counted across the replicas, not per replica.
+    visits = [submit_form(stack, "127.0.0.5", 100 + number) for number in range(11)]
+    assert visits == [200] * 10 + [429]
