@@ -46,6 +46,8 @@ DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
 # Production refuses floods unless told otherwise; development counts nothing.
 SEND_DEADLINE_FACTOR = 3  # a whole SMTP send: greeting, TLS, AUTH, the transaction
 DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
+# A key is a site's back end, not an anonymous caller: 60 messages a minute sustained.
+DEFAULT_RATE_LIMIT_PER_KEY = {"development": "none", "production": "120/minute;3600/hour"}
 
 
 @dataclass(frozen=True)
@@ -306,7 +308,7 @@ class _Reader:
 
     def abuse_protection(self, environment: str) -> dict:
         rate_limit = self.text("RATE_LIMIT", DEFAULT_RATE_LIMIT[environment])
-        rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", rate_limit)
+        rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", DEFAULT_RATE_LIMIT_PER_KEY[environment])
         for name, value in (("RATE_LIMIT", rate_limit), ("RATE_LIMIT_PER_KEY", rate_limit_per_key)):
             self.parsed(name, parse_rate_limit, value)
         trusted_proxies = self.words("TRUSTED_PROXIES")

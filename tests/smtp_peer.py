@@ -10,7 +10,8 @@ what arrived in each read (``chunks``), so tests can assert on delivery, on conn
 and on pipelining. ``idle_timeout`` and
 ``restart()`` make the server drop sessions, as real servers do. ``require_tls=False`` still
 offers STARTTLS but would take mail and logins in clear, to prove a client never falls back to
-that; ``port=`` starts a peer on a port a client was already told about (a relay coming back).
+that; ``port=`` starts a peer on a port a client was already told about (a relay coming back);
+``host=`` and ``names=`` listen on another local address under a certificate for other names.
 
 Peers that lose a message's fate: ``hang_up_after_data`` keeps the message (after DATA's "."
 or BDAT LAST) and hangs up instead of confirming it; ``final_reply_delay`` confirms it that many
@@ -171,8 +172,10 @@ class SmtpPeer:
         pipelining: bool = True,
         chunking: bool = True,
         greeting_trickle: float | None = None,
+        host: str = "127.0.0.1",
+        names: tuple[str, ...] = (),
     ):
-        self.host = "127.0.0.1"
+        self.host = host  # another local address: the Docker bridge's gateway (test_stack.py)
         self.port = port or free_port()
         self.username, self.password = username, password
         self.messages: list[Received] = []
@@ -190,7 +193,7 @@ class SmtpPeer:
         options = {"enable_SMTPUTF8": smtputf8}
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            ca.issue_cert("127.0.0.1", "localhost", *names).configure_cert(context)
             if implicit_tls:  # TLS from the first byte, as on port 465
                 options.update(ssl_context=context)
             else:
