@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -11,6 +13,7 @@ import pluggy
 from .addresses import parse_mailbox
 from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
 from .message import Envelope, MessageBuilder, message_id
+from .message_log import MessageEvent, log_message
 from .mime import UnsafeHeader
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
@@ -25,6 +28,19 @@ class Delivery:
 
     message_id: str
     transport: str
+    queue_id: str | None = None  # the upstream's, from its reply (SMTP transports)
+    location: str | None = None  # where the file transport wrote it
+
+
+def _outcome(error: BaseException) -> str:
+    """A failed send's outcome in the message's log line: unknown, refused (for good) or failed."""
+    if isinstance(error, OutcomeUnknown):
+        return "unknown"
+    if isinstance(error, MessageRefused):
+        return "refused"
+    if isinstance(error, TransportError):
+        return "failed" if error.temporary else "refused"
+    return "failed"
 
 
 class Mailer:
@@ -42,6 +58,9 @@ class Mailer:
         self.transports = transports
         self.builder = builder
         self.plugin_of = plugin_of  # transport name -> the plugin that registered it
+        # Each hears what became of every message (message_log.MessageEvent): the log line,
+        # and the metrics when the app counts them.
+        self.observers = [log_message]
 
     @classmethod
     def from_settings(cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options):
@@ -64,23 +83,55 @@ class Mailer:
         return ",".join(self.plugin_of[name] for name, _ in self.transports)
 
     def send(
-        self, request: SendRequest, check: Callable[[Envelope], None] | None = None
+        self,
+        request: SendRequest,
+        check: Callable[[Envelope], None] | None = None,
+        *,
+        key: str | None = None,
+        form: str | None = None,
     ) -> Delivery:
         """Deliver or raise: TransportError (after failover its text says why each transport
         failed), OutcomeUnknown (carrying the Message-ID), MessageRefused, or PluginError when
         a plugin raised anything else.
 
         ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.
+        ``key`` (an API key's label) or ``form`` (a form's name) say who sent it, in the log.
         """
+        started = time.perf_counter()
         message, envelope = self.builder.build(request)
+        try:
+            delivery = self._send(message, envelope, check)
+        except BaseException as exc:
+            transport = getattr(exc, "transport", None)
+            self.report(MessageEvent(
+                _outcome(exc), message_id(message), transport, len(envelope.recipients),
+                time.perf_counter() - started, key=key, form=form,
+            ))
+            raise
+        self.report(MessageEvent(
+            "sent", delivery.message_id, delivery.transport, len(envelope.recipients),
+            time.perf_counter() - started, delivery.queue_id, key=key, form=form,
+        ))
+        return delivery
+
+    def report(self, event: MessageEvent) -> None:
+        """Tell every observer; one that fails never changes the answer to the caller."""
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("observer %r failed on a message event", observer)
+
+    def _send(self, message, envelope, check) -> Delivery:
         if check is not None:
             check(envelope)
         self._before_send(message, envelope)
         failures = []
         for name, transport in self.transports:
             try:
-                transport.send(message, envelope)
+                result = transport.send(message, envelope)
             except TransportError as exc:
+                exc.transport = name  # for the message's log line
                 failures.append((name, exc))
                 log.warning("transport %s failed (%s): %s", name, _kind(exc), exc)
                 if isinstance(exc, OutcomeUnknown):
@@ -92,10 +143,12 @@ class Mailer:
                 # A bug, not an upstream failure: trying the next transport would hide it.
                 crash = PluginError(self.plugin_of[name], f"transport {name!r}")
                 crash.__cause__ = exc
+                crash.transport = name
                 self._after_send(message, envelope, name, crash)
                 raise crash
             self._after_send(message, envelope, name, None)
-            return Delivery(message_id(message), name)
+            location = os.fspath(result) if isinstance(result, os.PathLike) else None
+            return Delivery(message_id(message), name, getattr(result, "queue_id", None), location)
         error = failures[-1][1]
         if len(failures) > 1:
             # The caller should see why every transport failed, not only the last one.
@@ -104,6 +157,7 @@ class Mailer:
                 error = OutcomeUnknown(text, message_id=error.message_id)
             else:
                 error = TransportError(text, temporary=error.temporary)
+            error.transport = name
         self._after_send(message, envelope, name, error)
         raise error
 
