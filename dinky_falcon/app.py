@@ -20,6 +20,7 @@ from .protection import form_protection, mail_policy, protection_middleware
 from .resources import REPLAYED_HEADER, HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
+from .web.outbox_page import add_outbox_routes
 
 access_log = logging.getLogger("dinky_falcon.access")
 
@@ -94,6 +95,7 @@ def create_app(
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema, settings.forms)))
     app.add_route("/metrics", MetricsResource(metrics, settings.api_keys, settings.metrics_token))
     add_form_routes(app, settings, mailer, origins, idempotency, clock)
+    add_outbox_routes(app, settings)
     return app
 
 
