@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 
 from marshmallow import ValidationError
@@ -28,7 +29,10 @@ def cmd_serve(settings: Settings, args) -> int:
 
 
 def cmd_config(settings: Settings, args) -> int:
-    for name, value in settings.redacted().items():
+    shown = settings.redacted()
+    # The transport in effect, also when ENVIRONMENT chose it (MAIL_TRANSPORT unset).
+    shown["MAIL_TRANSPORT"] = ",".join(settings.transport_names)
+    for name, value in shown.items():
         print(f"{name}={value}")
     return 0
 
@@ -102,11 +106,19 @@ def cmd_send_test(settings: Settings, args) -> int:
     finally:
         mailer.close()
     print(f"ok    sent to {args.address} through {delivery.transport}, Message-ID {delivery.message_id}")
+    if delivery.location:
+        print(f"      written to {delivery.location}")
+    if delivery.queue_id:
+        print(f"      queued upstream as {delivery.queue_id} (look for it in the mail server's log)")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dinky-mail", description=__doc__)
+    parser.add_argument(
+        "--version", action="version",
+        version=f"%(prog)s {importlib.metadata.version('dinky-falcon')}",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the HTTP Mail API under waitress")
     serve.add_argument(
