@@ -18,7 +18,8 @@ import falcon
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from .auth import ApiKeyAuth, presented_key
+from .auth import MIN_KEY_LENGTH, ApiKeyAuth, presented_key
+from .errors import ConfigError
 from .http_errors import ApiError
 from .message_log import MessageEvent
 
@@ -141,6 +142,8 @@ class MetricsResource:
     public = True  # skips the API key middleware and the rate limits: guarded here instead
 
     def __init__(self, metrics: Metrics, api_keys, token: str):
+        if token and len(token) < MIN_KEY_LENGTH:
+            raise ConfigError(f"METRICS_TOKEN is shorter than {MIN_KEY_LENGTH} characters")
         self.metrics = metrics
         self.keys = ApiKeyAuth(api_keys)
         self.token = token

@@ -4,7 +4,11 @@ guarded by an API key or METRICS_TOKEN, never counted by the rate limits."""
 
 import urllib.parse
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from dinky_falcon.app import create_app
+from dinky_falcon.errors import ConfigError
 
 KEY = "alice-key-0123456789abcdef"
 TOKEN = "scraper-token-0123456789"
@@ -87,3 +91,8 @@ def test_duplicates_honeypots_and_form_submissions_are_counted(live_server):
     assert metrics["dinky_mail_duplicates_total", ()] == 2
     assert metrics["dinky_mail_messages_total", (("outcome", "sent"), ("transport", "memory"))] == 2
     assert len(server.sent) == 2
+
+
+def test_a_short_metrics_token_stops_the_service_at_start(make_settings):
+    with pytest.raises(ConfigError, match="METRICS_TOKEN is shorter than 16 characters"):
+        create_app(make_settings(METRICS_TOKEN="short"))
