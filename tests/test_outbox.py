@@ -128,3 +128,4 @@ def test_outbox_ui_in_production_needs_api_keys_and_a_key_per_request(make_setti
     assert server.request("GET", "/outbox/messages", headers=auth).json["total"] == 1
     assert server.request("GET", "/outbox", headers=auth).status == 200
     assert json.loads(server.request("DELETE", "/outbox/messages").body)["success"] is False
+

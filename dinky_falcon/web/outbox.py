@@ -34,6 +34,9 @@ def _header(message: EmailMessage, name: str) -> str:
 class Outbox:
     def __init__(self, directory: Path):
         self.directory = Path(directory).resolve()
+        # id -> summary: a message's file never changes once written (the file transport
+        # renames it into place), so the page's polling parses each message once.
+        self._summaries: dict[str, dict] = {}
 
     def ids(self) -> list[str]:
         """Every message's id, newest first (names start with the UTC time of the send)."""
@@ -70,10 +73,14 @@ class Outbox:
     def summaries(self) -> tuple[list[dict], int]:
         """The newest LIST_LIMIT messages' summaries, and how many there are in all."""
         ids = self.ids()
-        listed = []
+        known, listed = self._summaries, []
         for id_ in ids[:LIST_LIMIT]:
-            with contextlib.suppress(NotInOutbox):
-                listed.append(self.summary(id_, self.parsed(id_)))
+            if id_ not in known:
+                with contextlib.suppress(NotInOutbox):
+                    known[id_] = self.summary(id_, self.parsed(id_))
+            if id_ in known:
+                listed.append(known[id_])
+        self._summaries = {m["id"]: m for m in listed}  # forgets deleted ones
         return listed, len(ids)
 
     def summary(self, id_: str, message: EmailMessage) -> dict:
