@@ -99,19 +99,25 @@ class Mailer:
         """
         started = time.perf_counter()
         message, envelope = self.builder.build(request)
-        try:
-            delivery = self._send(message, envelope, check)
-        except BaseException as exc:
-            transport = getattr(exc, "transport", None)
+
+        def report(outcome: str, transport: str | None = None, queue_id: str | None = None):
             self.report(MessageEvent(
-                _outcome(exc), message_id(message), transport, len(envelope.recipients),
-                time.perf_counter() - started, key=key, form=form,
+                outcome, message_id(message), transport, len(envelope.recipients),
+                time.perf_counter() - started, queue_id, key=key, form=form,
             ))
+
+        if check is not None:
+            try:
+                check(envelope)
+            except BaseException:
+                report("refused")  # whatever ``check`` raises refuses the message
+                raise
+        try:
+            delivery = self._send(message, envelope)
+        except BaseException as exc:
+            report(_outcome(exc), getattr(exc, "transport", None))
             raise
-        self.report(MessageEvent(
-            "sent", delivery.message_id, delivery.transport, len(envelope.recipients),
-            time.perf_counter() - started, delivery.queue_id, key=key, form=form,
-        ))
+        report("sent", delivery.transport, delivery.queue_id)
         return delivery
 
     def report(self, event: MessageEvent) -> None:
@@ -122,9 +128,7 @@ class Mailer:
             except Exception:
                 log.exception("observer %r failed on a message event", observer)
 
-    def _send(self, message, envelope, check) -> Delivery:
-        if check is not None:
-            check(envelope)
+    def _send(self, message, envelope) -> Delivery:
         self._before_send(message, envelope)
         failures = []
         for name, transport in self.transports:

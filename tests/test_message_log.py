@@ -143,3 +143,29 @@ def test_the_queue_id_in_the_answer_is_the_one_postfix_logs_for_the_message(
              what=f"postfix to log {queue_id}\n{relay.log()}")
     (line,) = message_lines(caplog)
     assert line.fields["queue_id"] == queue_id
+
+
+def test_a_message_the_recipient_policy_refuses_logs_refused_without_a_transport(live_server, caplog):
+    caplog.set_level(logging.INFO, logger="dinky_falcon.messages")
+    server = live_server(ALLOWED_RECIPIENTS="@example.org")
+    answer = server.send(MESSAGE)
+
+    assert answer.status == 403
+    (line,) = message_lines(caplog)
+    assert line.fields["outcome"] == "refused" and "transport" not in line.fields
+    assert server.sent == []
+
+
+def test_an_observer_that_fails_never_changes_the_answer(live_server, caplog):
+    caplog.set_level(logging.INFO, logger="dinky_falcon.messages")
+    server = live_server()
+
+    def broken(event):
+        raise RuntimeError("an observer's bug")
+
+    server.mailer.observers.insert(0, broken)
+    answer = server.send(MESSAGE)
+
+    assert answer.status == 200 and len(server.sent) == 1
+    assert any("observer" in r.getMessage() and r.exc_info for r in caplog.records)
+    assert len(message_lines(caplog)) == 1  # the others still heard of it
