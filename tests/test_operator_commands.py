@@ -125,3 +125,18 @@ def test_version_prints_the_installed_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out == f"dinky-mail {importlib.metadata.version('dinky-falcon')}\n"
+
+
+@pytest.mark.parametrize("command", ["serve", "check", "send-test", "config", "plugins"])
+def test_every_command_says_what_it_does_and_its_exit_status(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: " in text and "2 also when the configuration is bad" in text
+    assert "``" not in text
+
+
+def test_plugins_lists_the_transports_without_a_production_set_up(environment, capsys):
+    environment(MAIL_DOMAIN="")  # production requires it, listing plugins does not
+    assert main(["plugins"]) == 0
+    assert "transports: " in capsys.readouterr().out
