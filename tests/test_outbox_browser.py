@@ -106,7 +106,10 @@ def test_a_messages_script_does_not_run_and_its_remote_image_does_not_load(
     service, browser, tracker
 ):
     html = (
-        f'<p id="greeting">Hello</p><img src="{tracker.origin}/pixel.gif">'
+        f'<meta http-equiv="refresh" content="1;url={tracker.origin}/refresh">'
+        f'<link rel="stylesheet" href="{tracker.origin}/style.css">'
+        f'<p id="greeting" style="background:url({tracker.origin}/background.gif)">Hello</p>'
+        f'<img src="{tracker.origin}/pixel.gif">'
         "<script>document.getElementById('greeting').textContent = 'script ran';"
         f"fetch('{tracker.origin}/script-ran'); parent.document.title = 'taken over';</script>"
     )
