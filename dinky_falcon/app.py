@@ -13,12 +13,14 @@ from .http_errors import add_error_handlers
 from .idempotency import open_store
 from .logs import configure_logging
 from .mailer import Mailer
+from .metrics import Metrics, MetricsResource
 from .openapi import OpenApiResource, build_spec
 from .form_resource import FormErrors, FormResource
 from .protection import form_protection, mail_policy, protection_middleware
 from .resources import REPLAYED_HEADER, HealthResource, ReadinessResource, SendResource
 from .schemas import SendSchema
 from .settings import Settings
+from .web.outbox_page import add_outbox_routes
 
 access_log = logging.getLogger("dinky_falcon.access")
 
@@ -68,8 +70,11 @@ def create_app(
     idempotency = idempotency or open_store(settings)
     origins = cors_origins(settings.allowed_hosts)
     before_cors, after_cors = protection_middleware(settings, origins, clock)
+    metrics = Metrics(mailer, [form.name for form in settings.forms])
+    mailer.observers.append(metrics.observe)
     app = falcon.App(
         middleware=[
+            metrics.middleware,
             AccessLog(),
             *before_cors,
             falcon.CORSMiddleware(allow_origins=origins, expose_headers=[REPLAYED_HEADER]),
@@ -88,7 +93,9 @@ def create_app(
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer, idempotency))
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema, settings.forms)))
+    app.add_route("/metrics", MetricsResource(metrics, settings.api_keys, settings.metrics_token))
     add_form_routes(app, settings, mailer, origins, idempotency, clock)
+    add_outbox_routes(app, settings)
     return app
 
 

@@ -40,7 +40,8 @@ from .idempotency import Answer, Outcome, forget, remember, unknown_outcome
 from .mailer import Mailer
 from .plugins import failing_plugin
 from .ratelimit import RateLimit
-from .resources import REPLAYED_HEADER, sent_answer
+from .message_log import MessageEvent
+from .resources import REPLAYED_HEADER, replayed, sent_answer
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,9 @@ class FormResource:
                 "form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client
             )
             answer = Answer(200, self.pretend_sent())
+            self.mailer.report(MessageEvent(
+                "honeypot", answer.body["id"], None, len(form.to), form=form.name
+            ))
         else:
             token = submission.first(TOKEN_FIELD)
             self.check_token(form, token)
@@ -229,6 +233,7 @@ class FormResource:
             # A second click, a reload of the POST: the first one has sent it.
             log.info("form %s: a duplicate submission was answered, not sent", form.name)
             resp.set_header(REPLAYED_HEADER, "true")
+            self.mailer.report(replayed(claim.answer, request, form=form.name))
             return claim.answer
         if claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
@@ -237,7 +242,7 @@ class FormResource:
                 "The same message is still being sent: wait a moment before sending it again.",
             )
         try:
-            answer = sent_answer(self.mailer.send(request))
+            answer = sent_answer(self.mailer.send(request, form=form.name))
         except OutcomeUnknown as exc:  # the operator's text is in the log (the Mailer's)
             answer = unknown_outcome(_MAYBE_SENT, exc.message_id)
         except BaseException:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -13,6 +15,7 @@ from .addresses import parse_mailbox
 from .errors import MessageRefused, OutcomeUnknown, PluginError, TransportError
 from .mail.dkim import DkimSigner
 from .message import Envelope, MessageBuilder, message_id
+from .message_log import MessageEvent, log_message
 from .mime import UnsafeHeader
 from .plugins import build_transports, failing_plugin, make_plugin_manager, transport_registry
 from .schemas import SendRequest
@@ -27,6 +30,19 @@ class Delivery:
 
     message_id: str
     transport: str
+    queue_id: str | None = None  # the upstream's, from its reply (SMTP transports)
+    location: str | None = None  # where the file transport wrote it
+
+
+def _outcome(error: BaseException) -> str:
+    """A failed send's outcome in the message's log line: unknown, refused (for good) or failed."""
+    if isinstance(error, OutcomeUnknown):
+        return "unknown"
+    if isinstance(error, MessageRefused):
+        return "refused"
+    if isinstance(error, TransportError):
+        return "failed" if error.temporary else "refused"
+    return "failed"
 
 
 class Mailer:
@@ -46,6 +62,9 @@ class Mailer:
         self.builder = builder
         self.plugin_of = plugin_of  # transport name -> the plugin that registered it
         self.signer = signer  # DKIM, when a key is configured
+        # Each hears what became of every message (message_log.MessageEvent): the log line,
+        # and the metrics when the app counts them.
+        self.observers = [log_message]
 
     @classmethod
     def from_settings(cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options):
@@ -69,27 +88,63 @@ class Mailer:
         return ",".join(self.plugin_of[name] for name, _ in self.transports)
 
     def send(
-        self, request: SendRequest, check: Callable[[Envelope], None] | None = None
+        self,
+        request: SendRequest,
+        check: Callable[[Envelope], None] | None = None,
+        *,
+        key: str | None = None,
+        form: str | None = None,
     ) -> Delivery:
         """Deliver or raise: TransportError (after failover its text says why each transport
         failed), OutcomeUnknown (carrying the Message-ID), MessageRefused, or PluginError when
         a plugin raised anything else.
 
         ``check(envelope)`` runs before any hook or transport and may raise to refuse the message.
+        ``key`` (an API key's label) or ``form`` (a form's name) say who sent it, in the log.
         """
+        started = time.perf_counter()
         message, envelope = self.builder.build(request)
+
+        def report(outcome: str, transport: str | None = None, queue_id: str | None = None):
+            self.report(MessageEvent(
+                outcome, message_id(message), transport, len(envelope.recipients),
+                time.perf_counter() - started, queue_id, key=key, form=form,
+            ))
+
         if check is not None:
-            check(envelope)
+            try:
+                check(envelope)
+            except BaseException:
+                report("refused")  # whatever ``check`` raises refuses the message
+                raise
         if self.settings.bounce_address:  # after the sender policy judged the From address
             envelope = dataclasses.replace(envelope, sender=self.settings.bounce_address)
+        try:
+            delivery = self._send(message, envelope)
+        except BaseException as exc:
+            report(_outcome(exc), getattr(exc, "transport", None))
+            raise
+        report("sent", delivery.transport, delivery.queue_id)
+        return delivery
+
+    def report(self, event: MessageEvent) -> None:
+        """Tell every observer; one that fails never changes the answer to the caller."""
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:
+                log.exception("observer %r failed on a message event", observer)
+
+    def _send(self, message, envelope) -> Delivery:
         self._before_send(message, envelope)
         if self.signer is not None:  # after the hooks: what is signed is what is sent
             self.signer.sign(message)
         failures = []
         for name, transport in self.transports:
             try:
-                transport.send(message, envelope)
+                result = transport.send(message, envelope)
             except TransportError as exc:
+                exc.transport = name  # for the message's log line
                 failures.append((name, exc))
                 log.warning("transport %s failed (%s): %s", name, _kind(exc), exc)
                 if isinstance(exc, OutcomeUnknown):
@@ -101,10 +156,12 @@ class Mailer:
                 # A bug, not an upstream failure: trying the next transport would hide it.
                 crash = PluginError(self.plugin_of[name], f"transport {name!r}")
                 crash.__cause__ = exc
+                crash.transport = name
                 self._after_send(message, envelope, name, crash)
                 raise crash
             self._after_send(message, envelope, name, None)
-            return Delivery(message_id(message), name)
+            location = os.fspath(result) if isinstance(result, os.PathLike) else None
+            return Delivery(message_id(message), name, getattr(result, "queue_id", None), location)
         error = failures[-1][1]
         if len(failures) > 1:
             # The caller should see why every transport failed, not only the last one.
@@ -113,6 +170,7 @@ class Mailer:
                 error = OutcomeUnknown(text, message_id=error.message_id)
             else:
                 error = TransportError(text, temporary=error.temporary)
+            error.transport = name
         self._after_send(message, envelope, name, error)
         raise error
 

@@ -21,6 +21,7 @@ from .idempotency import (
     unknown_outcome,
 )
 from .mailer import Delivery, Mailer
+from .message_log import MessageEvent
 from .policy import MailPolicy
 from .schemas import SendSchema
 
@@ -112,12 +113,23 @@ def idempotency_key(req: falcon.Request) -> str | None:
 
 
 def sent_answer(delivery: Delivery) -> Answer:
-    return Answer(200, {
+    body = {
         "success": True,
         "message": "Email sent successfully",
         "id": delivery.message_id,
         "transport": delivery.transport,
-    })
+    }
+    if delivery.queue_id:  # to follow the message into the upstream's log
+        body["queue_id"] = delivery.queue_id
+    return Answer(200, body)
+
+
+def replayed(answer: Answer, request, **caller) -> MessageEvent:
+    """The event of a request answered from the idempotency store: nothing sent again."""
+    recipients = len(request.to) + len(request.cc) + len(request.bcc)
+    body = answer.body
+    return MessageEvent("duplicate", body.get("id"), body.get("transport"), recipients,
+                        queue_id=body.get("queue_id"), **caller)
 
 
 def scoped_key(api_key, key: str) -> str:
@@ -155,6 +167,7 @@ class SendResource:
         claim = self.idempotency.claim(key, fp)
         if claim.outcome is Outcome.REPLAY:
             resp.set_header(REPLAYED_HEADER, "true")
+            self.mailer.report(replayed(claim.answer, request, key=api_key and api_key.label))
             return claim.answer
         if claim.outcome is Outcome.MISMATCH:
             raise ApiError(
@@ -180,7 +193,11 @@ class SendResource:
         """200, or 504 when the upstream had the message and its verdict was lost (no
         Retry-After: a retry could send a second copy); any other failure raises."""
         try:
-            delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, api_key))
+            delivery = self.mailer.send(
+                request,
+                check=lambda env: self.policy.check(env, api_key),
+                key=api_key.label if api_key is not None else None,
+            )
         except OutcomeUnknown as exc:
             return unknown_outcome(str(exc), exc.message_id)
         return sent_answer(delivery)

@@ -19,6 +19,7 @@ from .logs import written_by_one_thread
 from .mailer import Mailer
 from .memory import return_large_blocks
 from .settings import Settings
+from .web.outbox_page import outbox_enabled
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,10 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
             host, server.effective_port, threads, server.adj.connection_limit,
             mailer.transport_name,
         )
+        if outbox_enabled(settings):
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            log.info("outbox: http://%s:%s/outbox shows the mail as it arrives",
+                     shown, server.effective_port)
         server.run()  # returns after SystemExit or KeyboardInterrupt (waits 5 s for workers)
         _finish_requests_in_flight(server.task_dispatcher, settings.send_deadline)
         log.info("stopped")

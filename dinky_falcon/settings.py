@@ -85,6 +85,9 @@ class Settings:
     disabled_plugins: tuple[str, ...] = ()
     trace_plugins: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"  # or json: one JSON object per line
+    metrics_token: str = ""  # a bearer token for GET /metrics, besides the API keys
+    outbox_ui: bool = False  # /outbox in production too (API key required)
     traefik_entrypoint: str = "https"
     enable_tls: bool = True
     # Abuse protection (dinky_falcon/auth.py, policy.py, origin.py, ratelimit.py).
@@ -113,7 +116,7 @@ class Settings:
 
     SECRETS = frozenset(
         {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store",
-         "forms_secret"}
+         "forms_secret", "metrics_token"}
     )
 
     def __repr__(self) -> str:
@@ -445,6 +448,9 @@ class _Reader:
             disabled_plugins=self.words("DISABLED_PLUGINS"),
             trace_plugins=self.boolean("TRACE_PLUGINS", False),
             log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
+            log_format=self.choice("LOG_FORMAT", "text", {"text", "json"}),
+            metrics_token=self.text("METRICS_TOKEN"),
+            outbox_ui=self.boolean("OUTBOX_UI", False),
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),
             **self.abuse_protection(environment),

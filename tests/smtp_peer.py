@@ -5,7 +5,8 @@ lacks and the peer adds), as Postfix and Gmail do (``SmtpPeer(smtputf8=True)`` a
 SMTPUTF8, ``pipelining=False`` and ``chunking=False`` withhold those);
 ``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS with a certificate
 from that CA, requires it, and requires AUTH PLAIN/LOGIN, answering a bad
-login the way Gmail does (535 5.7.8). Every message and every connection is recorded, and
+login the way Gmail does (535 5.7.8). A message is answered as Postfix does, "250 2.0.0 Ok:
+queued as ID", the ID kept with it (``Received.queue_id``). Every message and every connection is recorded, and
 what arrived in each read (``chunks``), so tests can assert on delivery, on connection reuse
 and on pipelining. ``idle_timeout`` and
 ``restart()`` make the server drop sessions, as real servers do. ``require_tls=False`` still
@@ -22,6 +23,7 @@ every that many seconds.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import ssl
 import threading
@@ -44,6 +46,7 @@ class Received:
     login: bytes | None  # the AUTH user name, when the client authenticated
     tls: bool  # whether the session was encrypted when DATA arrived
     smtputf8: bool = False  # whether MAIL FROM carried SMTPUTF8
+    queue_id: str = ""  # what the final reply named, as Postfix's "Ok: queued as ID"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,6 +84,7 @@ class _Handler:
             # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
             session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             envelope.smtp_utf8,
+            secrets.token_hex(5).upper(),
         )
         with self.peer.lock:
             self.peer.messages.append(received)
@@ -88,7 +92,7 @@ class _Handler:
             await asyncio.sleep(self.peer.final_reply_delay)  # queued; the 250 comes late
         if self.peer.hang_up_after_data:
             server.transport.close()  # queued, but the client never hears so
-        return "250 2.0.0 OK queued"
+        return f"250 2.0.0 Ok: queued as {received.queue_id}"
 
 
 class _RecordingSMTP(SMTP):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import OutcomeUnknown, TransportError
+from ..message_log import queue_id
 from .deadline import Deadline
 from .resolve import ResolutionTimeout, connect, resolve
 from .smtp_pool import IDLE_SECONDS, SmtpPool, StaleConnection
@@ -35,6 +36,14 @@ PLAIN = "plain"  # never
 OPPORTUNISTIC = "opportunistic"  # STARTTLS when the server offers it
 STARTTLS = "starttls"  # STARTTLS required
 IMPLICIT = "implicit"  # TLS from the first byte (port 465)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server's final reply to a message, and the queue ID it names (when it does)."""
+
+    reply: str
+    queue_id: str | None
 
 
 class StartTlsMissing(smtplib.SMTPException):
@@ -169,7 +178,7 @@ def _tls_summary(connection: smtplib.SMTP, endpoint: Endpoint) -> str:
     return f"{version}, certificate NOT verified (TLS_VERIFY=no)"
 
 
-def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False) -> None:
+def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False) -> bytes:
     """One mail transaction with the prebuilt bytes, all recipients or none.
 
     smtplib's sendmail() would deliver to the accepted recipients and only report the
@@ -178,7 +187,8 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, sm
     from a failure after RCPT (the message might be queued: never redone).
 
     A message to one recipient, on a server that offers CHUNKING and PIPELINING (Postfix and
-    Gmail do), goes with BDAT in one round trip; any other with DATA, in two.
+    Gmail do), goes with BDAT in one round trip; any other with DATA, in two. Returns the
+    server's final reply (its 250's text, which may name the queue ID).
     """
     options = ()
     if smtputf8:
@@ -193,9 +203,8 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, sm
         data += b"\r\n"
     chunking = connection.has_extn("chunking") and connection.has_extn("pipelining")
     if chunking and len(recipients) == 1:
-        _transact_in_one_write(connection, sender, recipients[0], data, options)
-    else:
-        _transact_with_data(connection, sender, recipients, data, options)
+        return _transact_in_one_write(connection, sender, recipients[0], data, options)
+    return _transact_with_data(connection, sender, recipients, data, options)
 
 
 def _mail_from(sender: str, options) -> str:
@@ -203,7 +212,7 @@ def _mail_from(sender: str, options) -> str:
 
 
 def _transact_in_one_write(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-                           options) -> None:
+                           options) -> bytes:
     """MAIL, RCPT and ``BDAT <size> LAST`` with the message after it, in one write (RFC 3030
     with RFC 2920), then the three replies.
 
@@ -233,6 +242,7 @@ def _transact_in_one_write(connection: smtplib.SMTP, sender: str, recipient: str
         raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+    return reply
 
 
 def _hung_up(connection: smtplib.SMTP) -> bool:
@@ -246,7 +256,7 @@ def _hung_up(connection: smtplib.SMTP) -> bool:
 
 
 def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data: bytes,
-                        options) -> None:
+                        options) -> bytes:
     """The envelope (pipelined when the server offers it), DATA's 354, then the message."""
     if connection.has_extn("pipelining"):
         mail, rcpts, go_ahead = _envelope_pipelined(connection, sender, recipients, options)
@@ -271,6 +281,7 @@ def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data:
         raise ReplyLost(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+    return reply
 
 
 # The message's lines end in CRLF (the builders write them so); a line that starts with "."
@@ -343,10 +354,13 @@ class SmtpTransport:
             pool_size, endpoint.timeout, idle_seconds, reuse,
         )
 
-    def send(self, message, envelope) -> None:
+    def send(self, message, envelope) -> Accepted:
         data = message.as_bytes()  # flattened once; a reconnect resends the same bytes
         smtputf8 = getattr(envelope, "smtputf8", False)
-        self._run(lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8))
+        reply = _text(self._run(
+            lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8)
+        ))
+        return Accepted(reply, queue_id(reply))
 
     def check(self) -> str:
         """Open (or reuse) a connection and NOOP on it; what was checked, in words."""

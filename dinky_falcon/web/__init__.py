@@ -1,0 +1,1 @@
+"""The HTTP side: resources and the pages they serve."""
