@@ -18,7 +18,9 @@ from .mailer import Mailer
 from .web.body import REPLAYED_HEADER
 from .web.errors import add_error_handlers
 from .web.health import HealthResource, ReadinessResource
+from .web.metrics import Metrics, MetricsResource
 from .web.openapi import OpenApiResource, build_spec
+from .web.outbox_page import add_outbox_routes
 from .web.schemas import SendSchema
 from .web.send import SendResource
 
@@ -70,8 +72,11 @@ def create_app(
     idempotency = idempotency or open_store(settings)
     origins = cors_origins(settings.allowed_hosts)
     guards = build_guards(settings, origins, clock)
+    metrics = Metrics(mailer, [form.name for form in settings.forms])
+    mailer.observers.append(metrics.observe)
     app = falcon.App(
         middleware=[
+            metrics.middleware,
             AccessLog(),
             *guards.before_cors,
             falcon.CORSMiddleware(allow_origins=origins, expose_headers=[REPLAYED_HEADER]),
@@ -89,6 +94,8 @@ def create_app(
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer, idempotency))
     app.add_route("/openapi.json", OpenApiResource(build_spec(schema, settings.forms)))
+    app.add_route("/metrics", MetricsResource(metrics, settings.api_keys, settings.metrics_token))
+    add_outbox_routes(app, settings)
     # /forms/{name} (see forms/resource.py); its errors answer browsers with pages.
     forms = FormResource(
         settings, mailer, mailer.pm, guards.form_limit, guards.client_ip, origins, idempotency,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import os
 import sys
 
 from marshmallow import ValidationError
 
 from .config.settings import Settings
+from .domain_cli import add_commands as add_domain_commands
+from .domain_cli import environment_for as domain_environment
 from .errors import ConfigError, OutcomeUnknown, TransportError
 from .hookspecs import Checkable, Diagnosable
 from .logs import configure_logging
@@ -29,7 +33,10 @@ def cmd_serve(settings: Settings, args) -> int:
 
 
 def cmd_config(settings: Settings, args) -> int:
-    for name, value in settings.redacted().items():
+    shown = settings.redacted()
+    # The transport in effect, also when ENVIRONMENT chose it (MAIL_TRANSPORT unset).
+    shown["MAIL_TRANSPORT"] = ",".join(settings.transport_names)
+    for name, value in shown.items():
         print(f"{name}={value}")
     return 0
 
@@ -103,13 +110,36 @@ def cmd_send_test(settings: Settings, args) -> int:
     finally:
         mailer.close()
     print(f"ok    sent to {args.address} through {delivery.transport}, Message-ID {delivery.message_id}")
+    if delivery.location:
+        print(f"      written to {delivery.location}")
+    if delivery.queue_id:
+        print(f"      queued upstream as {delivery.queue_id} (look for it in the mail server's log)")
     return 0
 
 
+def _command(commands, name: str, summary: str, exits: str, run):
+    """A subcommand whose --help says what it does and what its exit status means."""
+    parser = commands.add_parser(
+        name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.",
+        epilog=f"exit status: {exits}; 2 also when the configuration is bad",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dinky-mail", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dinky-mail",
+        description="Serve the HTTP Mail API, check the way out, send a test message, show the "
+        "set-up. Configured by environment variables and a .env file (see .env.example).",
+    )
+    parser.add_argument(
+        "--version", action="version",
+        version=f"%(prog)s {importlib.metadata.version('dinky-falcon')}",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the HTTP Mail API under waitress")
+    serve = _command(commands, "serve", "run the HTTP Mail API under waitress",
+                     "0 stopped by SIGTERM or Ctrl-C", cmd_serve)
     serve.add_argument(
         "--host",
         help="address to listen on (default: HOST, else 0.0.0.0 in production and 127.0.0.1 "
@@ -117,27 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, help="port (default: PORT or 20001; 0 picks a free one)")
     serve.add_argument("--threads", type=int, help="worker threads (default: THREADS or 8)")
-    serve.set_defaults(run=cmd_serve)
-    check = commands.add_parser(
-        "check", help="check configuration, DNS, TCP, TLS and login for each selected transport"
-    )
-    check.set_defaults(run=cmd_check)
-    send_test = commands.add_parser("send-test", help="send a test message to ADDRESS")
+    _command(commands, "check",
+             "check configuration, DNS, TCP, TLS and login for each selected transport",
+             "0 every transport is ready, 1 a step failed (its FAIL line says what to do)",
+             cmd_check)
+    send_test = _command(commands, "send-test", "send a test message to ADDRESS and say where "
+                         "it went (the .eml written, or the queue ID upstream)",
+                         "0 the transport accepted it, 1 not sent or outcome unknown, "
+                         "2 ADDRESS is not an address", cmd_send_test)
     send_test.add_argument("address", metavar="ADDRESS")
-    send_test.set_defaults(run=cmd_send_test)
-    config = commands.add_parser("config", help="print the effective settings, secrets as ***")
-    config.set_defaults(run=cmd_config)
-    plugins = commands.add_parser(
-        "plugins", help="list loaded plugins: source, version, transports and hooks"
-    )
-    plugins.set_defaults(run=cmd_plugins)
+    _command(commands, "config", "print the effective settings, secrets as ***", "0 printed",
+             cmd_config)
+    _command(commands, "plugins", "list loaded plugins: source, version, transports and hooks "
+             "(needs no production set-up)", "0 listed", cmd_plugins)
+    add_domain_commands(commands)  # dkim-keygen, dns
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        if args.run is cmd_plugins:
+            # Which plugins load depends on PLUGINS_DIR and DISABLED_PLUGINS only: listing
+            # them needs no MAIL_DOMAIN nor anything else production requires.
+            settings = Settings.from_env({**os.environ, "ENVIRONMENT": "development"})
+        else:
+            settings = Settings.from_env(domain_environment(args))
         configure_logging(settings)
         return args.run(settings, args)
     except ConfigError as exc:

@@ -1,9 +1,11 @@
 """Logging set-up shared by ``dinky-mail serve`` and ``get_app()``."""
 
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 from .config.settings import Settings
 
@@ -32,13 +34,38 @@ class OneLinePerEvent(logging.Formatter):
         return _indented(super().formatStack(stack_info))
 
 
+class JsonLines(logging.Formatter):
+    """LOG_FORMAT=json: each event is one JSON object on one line (for Loki, journald, docker's
+    log drivers): time, level, logger, message, a message's fields (message_log.py) as keys,
+    and the traceback, if any, as ``exception``. JSON escapes every line break."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str)
+
+
 def _indented(text: str) -> str:
     return "\n".join("  " + printable(line) for line in text.splitlines())
 
 
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(OneLinePerEvent("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if settings.log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(OneLinePerEvent("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=settings.log_level, handlers=[handler])
     # waitress warns "Task queue depth is N" for every request that waits for a free worker
     # thread: under load, one line per request, saying what the access log's times show.

@@ -19,12 +19,12 @@ from .idempotency import open_store
 from .logs import written_by_one_thread
 from .mailer import Mailer
 from .malloc import return_large_blocks
+from .web.outbox_page import outbox_enabled
 
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 10_000  # open at once; each costs a file descriptor and a little memory
 RESERVED_FILES = 200  # descriptors kept for the transports, the stores, logs, plugins
-
 
 
 def _stop(signum, frame):
@@ -151,12 +151,26 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
             host, server.effective_port, threads, server.adj.connection_limit,
             mailer.transport_name,
         )
-        server.run()  # returns after SystemExit or KeyboardInterrupt
+        if outbox_enabled(settings):
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            log.info("outbox: http://%s:%s/outbox shows the mail as it arrives",
+                     shown, server.effective_port)
+        server.run()  # returns after SystemExit or KeyboardInterrupt (waits 5 s for workers)
+        _finish_requests_in_flight(server.task_dispatcher, settings.send_deadline)
         log.info("stopped")
     finally:
         mailer.close()
         if idempotency is not None:
             idempotency.close()
+
+
+def _finish_requests_in_flight(dispatcher: ThreadedTaskDispatcher, timeout: float) -> None:
+    """waitress stops waiting for its workers after 5 s, but a send may take up to its
+    deadline: a worker still sending when the idempotency store closed could not record its
+    outcome, and its key would lapse into "outcome unknown" instead of replaying the answer."""
+    if dispatcher.threads:
+        log.info("waiting up to %g s for %d request(s) in flight", timeout, len(dispatcher.threads))
+        dispatcher.shutdown(cancel_pending=False, timeout=timeout)
 
 
 def _cannot_listen(exc: Exception, host: str, port: int) -> ConfigError:

@@ -10,7 +10,8 @@ from ..redact import redact_url
 # Built-in transports that deliver nothing: every other one sends real mail.
 SINKS = frozenset({"file", "memory"})
 SECRETS = frozenset(
-    {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store", "forms_secret"}
+    {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store", "forms_secret",
+     "metrics_token"}
 )
 # Not variables, or shown otherwise (each form by its own variables: Settings.redacted).
 NOT_SHOWN = frozenset(
@@ -62,6 +63,6 @@ def open_relay_warning(settings) -> str | None:
         return (
             "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set, so anyone who can reach "
             f"this service (on {settings.host}:{settings.port}) can send mail from your domain "
-            "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (README: Security model)."
+            "to anyone. Set API_KEYS, ALLOWED_RECIPIENTS or both (docs/security.md)."
         )
     return None

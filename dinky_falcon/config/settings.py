@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..mail.addresses import AddressError, parse_mailbox
 from ..redact import redact_url
 from .display import SECRETS, open_relay_warning, shown_secret, shown_settings
+from .domain import own_domain_settings
 from .forms import Form, describe_form, forms_settings
 from .parsers import (
     ApiKey,
@@ -40,8 +41,10 @@ SEND_DEADLINE_FACTOR = 3
 DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
 # Development listens on loopback only: a laptop on a café's network is no mail relay.
 DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
-# Production refuses floods unless told otherwise; development counts nothing.
+# Production refuses floods unless told otherwise (a key is a site's back end, not an anonymous
+# caller: 60 messages a minute sustained); development counts nothing.
 DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
+DEFAULT_RATE_LIMIT_PER_KEY = {"development": "none", "production": "120/minute;3600/hour"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Settings:
     disabled_plugins: tuple[str, ...] = ()
     trace_plugins: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"  # or json: one JSON object per line
+    metrics_token: str = ""  # a bearer token for GET /metrics, besides the API keys
+    outbox_ui: bool = False  # /outbox in production too (API key required)
     traefik_entrypoint: str = "https"
     enable_tls: bool = True
     # Abuse protection (dinky_falcon/guard/).
@@ -99,6 +105,11 @@ class Settings:
     forms_file: str = ""
     forms_secret: str = ""
     forms: tuple[Form, ...] = ()
+    # Your own domain (docs/domain.md, dinky_falcon/mail/dkim.py): DKIM and the envelope sender.
+    dkim_private_key_file: Path | None = None
+    dkim_selector: str = "mail"
+    dkim_domain: str = ""
+    bounce_address: str = ""
     # Every variable seen (process environment over .env), for plugins' own settings.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # What was accepted but deserves a word in the log at start.
@@ -186,7 +197,7 @@ class _Reader(Reader):
 
     def abuse_protection(self, environment: str) -> dict:
         rate_limit = self.text("RATE_LIMIT", DEFAULT_RATE_LIMIT[environment])
-        rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", rate_limit)
+        rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", DEFAULT_RATE_LIMIT_PER_KEY[environment])
         trusted_proxies = self.words("TRUSTED_PROXIES")
         values = dict(
             api_keys=self.api_keys(),
@@ -274,10 +285,14 @@ class _Reader(Reader):
             disabled_plugins=self.words("DISABLED_PLUGINS"),
             trace_plugins=self.boolean("TRACE_PLUGINS", False),
             log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
+            log_format=self.choice("LOG_FORMAT", "text", {"text", "json"}),
+            metrics_token=self.text("METRICS_TOKEN"),
+            outbox_ui=self.boolean("OUTBOX_UI", False),
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),
             **self.abuse_protection(environment),
             **forms_settings(self.env, self.text("FORMS_FILE"), self.text("FORMS_SECRET")),
+            **own_domain_settings(self, domain),
         )
         settings = Settings(**values, environ=dict(self.env))
         warning = open_relay_warning(settings)

@@ -26,6 +26,7 @@ from ..errors import MessageRefused, OutcomeUnknown, PluginError
 from ..guard.ratelimit import RateLimit
 from ..idempotency import Answer, Outcome, send_once, sent_answer, sent_body, unknown_outcome
 from ..mailer import Mailer
+from ..message_log import MessageEvent, replayed
 from ..plugins import failing_plugin
 from ..web.body import REPLAYED_HEADER
 from ..web.errors import ApiError, wants_json
@@ -126,6 +127,9 @@ class FormResource:
                 "form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client
             )
             answer = Answer(200, self.pretend_sent())
+            self.mailer.report(MessageEvent(
+                "honeypot", answer.body["id"], None, len(form.to), form=form.name
+            ))
         else:
             token = submission.first(TOKEN_FIELD)
             self.check_token(form, token)
@@ -180,12 +184,13 @@ class FormResource:
         its answer if it sent, the key (and so the send) if it failed."""
         key = f"form:{form.name}:{fp}"  # fp covers the client: another visitor's text is sent
         claim = send_once(
-            self.idempotency, key, fp, lambda: self.send(request), wait=self.duplicate_wait
+            self.idempotency, key, fp, lambda: self.send(request, form), wait=self.duplicate_wait
         )
         if claim.outcome is Outcome.REPLAY:
             # A second click, a reload of the POST: the first one has sent it.
             log.info("form %s: a duplicate submission was answered, not sent", form.name)
             resp.set_header(REPLAYED_HEADER, "true")
+            self.mailer.report(replayed(claim.answer, request, form=form.name))
         elif claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
                 falcon.HTTP_409,
@@ -194,9 +199,9 @@ class FormResource:
             )
         return claim.answer
 
-    def send(self, request) -> Answer:
+    def send(self, request, form: Form) -> Answer:
         try:
-            return sent_answer(self.mailer.send(request))
+            return sent_answer(self.mailer.send(request, form=form.name))
         except OutcomeUnknown as exc:  # the operator's text is in the log (the Mailer's)
             return unknown_outcome(_MAYBE_SENT, exc.message_id)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..config.settings import Settings
-from .auth import ApiKeyAuth
+from .auth import ApiKeyAuth, presented_key
 from .clientip import client_ip
 from .origin import OriginCheck
 from .policy import MailPolicy
@@ -27,13 +27,22 @@ class Guards:
 def build_guards(
     settings: Settings, origins: list[str] | str, clock: Callable[[], float] = time.time
 ) -> Guards:
-    """The per-IP limit comes before the key check, so guessing keys is rate limited too. The
-    API key middleware and its per-key limit do not apply to forms (a page holds no key)."""
+    """The per-IP limit comes before the key check, so guessing keys is rate limited too; a
+    request with a valid key is counted per key only (RATE_LIMIT is for anonymous callers, and
+    a site's back end may share its address with others, as behind a proxy). The API key
+    middleware and its per-key limit do not apply to forms (a page holds no key)."""
     # One storage (one Redis client with redis://): the scopes ip, key and form count apart.
     limiter = RateLimiter(make_storage(settings.rate_limit_storage), clock)
+    auth = ApiKeyAuth(settings.api_keys)
 
     def ip(req) -> str:
         return client_ip(req, settings.trusted_networks)
+
+    def anonymous_ip(req) -> str | None:
+        presented = presented_key(req)
+        if presented and auth.match(presented) is not None:
+            return None
+        return ip(req)
 
     def key_label(req) -> str | None:
         return req.context.api_key.label if req.context.api_key is not None else None
@@ -41,8 +50,8 @@ def build_guards(
     return Guards(
         before_cors=[OriginCheck(origins)],
         after_cors=[
-            RateLimit(limiter, settings.rate_limit_items, "ip", ip),
-            ApiKeyAuth(settings.api_keys),
+            RateLimit(limiter, settings.rate_limit_items, "ip", anonymous_ip),
+            auth,
             RateLimit(limiter, settings.rate_limit_per_key_items, "key", key_label),
         ],
         form_limit=RateLimit(limiter, settings.rate_limit_items, "form", lambda req: None),

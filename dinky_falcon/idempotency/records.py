@@ -63,7 +63,10 @@ def sent_body(message_id: str, transport: str) -> dict:
 
 def sent_answer(delivery) -> Answer:
     """The answer to a send the transport accepted (``delivery``: the Mailer's Delivery)."""
-    return Answer(200, sent_body(delivery.message_id, delivery.transport))
+    body = sent_body(delivery.message_id, delivery.transport)
+    if delivery.queue_id:  # to follow the message into the upstream's log
+        body["queue_id"] = delivery.queue_id
+    return Answer(200, body)
 
 
 LAPSED = unknown_outcome(

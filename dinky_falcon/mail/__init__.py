@@ -1,1 +1,2 @@
-"""Mail: a request becomes an email message and its envelope; never imports falcon or marshmallow."""
+"""Mail: a request becomes an email message and its envelope, signed before it leaves; never
+imports falcon or marshmallow."""

@@ -17,10 +17,13 @@ from .addresses import (
 )
 from .html_text import html_to_text
 from .mime import (
+    MSG_ID_HEADERS,
     BuiltMessage,
     UnsafeHeader,
     VerifiedPolicy,
+    attachment_content_type,
     flatten_single_part,
+    fold_at_white_space,
     header_value,
     set_text_body,
 )
@@ -118,7 +121,10 @@ class MessageBuilder:
         message.set_raw("Date", format_datetime(self.clock()))
         message.set_raw("Message-ID", self.make_id())
         for name, value in request.headers:
-            message.set_raw(name, header_value(policy, name, value))
+            if name.lower() in MSG_ID_HEADERS and value.isascii():
+                message.set_raw(name, fold_at_white_space(name, value))
+            else:
+                message.set_raw(name, header_value(policy, name, value))
         if request.tags:
             message.set_raw("X-Tags", header_value(policy, "X-Tags", ", ".join(request.tags)))
         self._set_bodies(message, request)
@@ -136,24 +142,18 @@ class MessageBuilder:
             text, html = (None, request.body) if request.html else (request.body, None)
         else:
             text, html = request.text, request.html_body
-            if html is not None and text is None:
-                text = html_to_text(html)
-        if not request.attachments and (text is None or html is None):
+        if html is not None and text is None:
+            # HTML alone is what spam filters score (MIME_HTML_ONLY): a text part goes with it.
+            text = html_to_text(html)
+        if not request.attachments and html is None:
             # One part, by far the most common message: written without the email package.
-            payload = set_text_body(
-                message, html if text is None else text, "plain" if html is None else "html"
-            )
+            payload = set_text_body(message, text, "plain")
             message.wire = flatten_single_part(message, payload)
             return
-        if text is not None:
-            message.set_content(text, cte=_text_cte(text))
+        message.set_content(text, cte=_text_cte(text))
         if html is not None:
-            if text is None:
-                message.set_content(html, subtype="html", cte=_text_cte(html))
-                html_part = message
-            else:
-                message.add_alternative(html, subtype="html", cte=_text_cte(html))
-                html_part = message.get_payload()[-1]
+            message.add_alternative(html, subtype="html", cte=_text_cte(html))
+            html_part = message.get_payload()[-1]
             for attachment in request.attachments:
                 if attachment.content_id:
                     _attach(html_part.add_related, attachment, disposition="inline")
@@ -190,4 +190,21 @@ def _attach(add: Callable, attachment: Attachment, **options) -> None:
     maintype, subtype = attachment.content_type.split("/", 1)
     if attachment.content_id:
         options["cid"] = f"<{attachment.content_id}>"
+    charset = "utf-8" if maintype == "text" and _is_utf8(attachment.content) else None
+    if charset:
+        options["params"] = {"charset": charset}
     add(attachment.content, maintype, subtype, filename=attachment.filename, **options)
+    if not attachment.filename.isascii():
+        part = add.__self__.get_payload()[-1]
+        del part["Content-Type"]
+        part.set_raw("Content-Type", attachment_content_type(
+            attachment.content_type, charset, attachment.filename
+        ))
+
+
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from email import quoprimime
+from email.charset import Charset
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 
@@ -98,6 +99,32 @@ def header_value(policy: EmailPolicy, name: str, value: str):
         if value == value.strip() and "  " not in value and "\t" not in value:
             return value  # one plain line: the email package emits it unchanged
     return policy.header_factory(name, value)
+
+
+# Headers made of msg-ids (RFC 5322 §3.6.4), where RFC 2047 §5 forbids encoded words.
+MSG_ID_HEADERS = frozenset({"in-reply-to", "references"})
+_UTF8 = Charset("utf-8")
+
+
+def fold_at_white_space(name: str, value: str) -> str:
+    """An ASCII value for ``Message.set_raw``, folded between its words only and never
+    encoded: a msg-id longer than a line (Outlook's are 87 characters) stays whole."""
+    lines, line = [], name + ":"
+    for word in value.split():
+        if len(line) + 1 + len(word) > MAX_LINE and line != name + ":":
+            lines.append(line)
+            line = ""
+        line += " " + word
+    lines.append(line)
+    return "\n".join(lines)[len(name) + 2 :]
+
+
+def attachment_content_type(content_type: str, charset: str | None, filename: str) -> str:
+    """A Content-Type value for ``Message.set_raw`` with an RFC 2047-encoded ``name=`` for a
+    non-ASCII file name: the fallback most mail programs write beside RFC 2231's
+    ``filename*=``, for readers (munpack) that know only this one."""
+    value = content_type + (f'; charset="{charset}"' if charset else "")
+    return f'{value};\n name="{_UTF8.header_encode(filename)}"'
 
 
 def set_text_body(message: EmailMessage, text: str, subtype: str) -> str:

@@ -31,7 +31,17 @@ def make_relay_transport(settings) -> SmtpTransport:
             "pose as the relay and read the password and the mail",
             where,
         )
-    endpoint = Endpoint(
+    endpoint = relay_endpoint(settings, tls)
+    return SmtpTransport(
+        endpoint, pool_size=settings.threads, reuse=settings.smtp_reuse_connections
+    )
+
+
+def relay_endpoint(settings, tls: str = STARTTLS) -> Endpoint:
+    """SMTP_RELAY_HOST:SMTP_RELAY_PORT with the login; ``tls`` as USE_TLS says (465: implicit)."""
+    if settings.smtp_relay_port == 465:
+        tls = IMPLICIT
+    return Endpoint(
         host=settings.smtp_relay_host,
         port=settings.smtp_relay_port,
         tls=tls,
@@ -41,9 +51,6 @@ def make_relay_transport(settings) -> SmtpTransport:
         username=settings.smtp_relay_username,
         password=settings.smtp_relay_password,
         variables="SMTP_RELAY_HOST/SMTP_RELAY_PORT",
-    )
-    return SmtpTransport(
-        endpoint, pool_size=settings.threads, reuse=settings.smtp_reuse_connections
     )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import smtplib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from ..message_log import queue_id
 from .deadline import Deadline
 from .resolve import connect, resolve
 from .smtp_endpoint import (  # noqa: F401 - the names the SMTP transports import from here
@@ -25,9 +27,17 @@ from .smtp_endpoint import (  # noqa: F401 - the names the SMTP transports impor
     is_loopback,
     tls_context,
 )
-from .smtp_errors import explain
+from .smtp_errors import explain, reply_text
 from .smtp_pool import IDLE_SECONDS, SmtpPool
 from .smtp_session import _noop, _transact, open_connection
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server's final reply to a message, and the queue ID it names (when it does)."""
+
+    reply: str
+    queue_id: str | None
 
 
 class SmtpTransport:
@@ -46,10 +56,13 @@ class SmtpTransport:
             pool_size, endpoint.timeout, idle_seconds, reuse,
         )
 
-    def send(self, message, envelope) -> None:
+    def send(self, message, envelope) -> Accepted:
         data = message.as_bytes()  # flattened once; a reconnect resends the same bytes
         smtputf8 = getattr(envelope, "smtputf8", False)
-        self._run(lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8))
+        reply = reply_text(self._run(
+            lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8)
+        ))
+        return Accepted(reply, queue_id(reply))
 
     def check(self) -> str:
         """Open (or reuse) a connection and NOOP on it; what was checked, in words."""

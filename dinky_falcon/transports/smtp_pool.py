@@ -45,6 +45,7 @@ class SmtpPool:
         self._idle_seconds = idle_seconds
         self._reuse = reuse  # False: every connection is closed after one use
         self._idle: list[tuple[float, smtplib.SMTP]] = []  # (when it was put back, connection)
+        self._busy = 0  # slots taken: a connection in use or being opened (for the metrics)
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -53,6 +54,12 @@ class SmtpPool:
     def idle_count(self) -> int:
         with self._lock:
             return len(self._idle)
+
+    @property
+    def open_count(self) -> int:
+        """Connections in use (or being opened) and idle ones."""
+        with self._lock:
+            return self._busy + len(self._idle)
 
     def run(self, work: Callable[[smtplib.SMTP], T], deadline: Deadline | None = None) -> T:
         """``work(connection)`` on a pooled connection, and its result; the wait for a free
@@ -70,6 +77,8 @@ class SmtpPool:
                 "retry later",
                 temporary=True,
             )
+        with self._lock:
+            self._busy += 1
         try:
             connection, reused = self._take(deadline)
             try:
@@ -93,6 +102,8 @@ class SmtpPool:
             self._put_back(connection)
             return result
         finally:
+            with self._lock:
+                self._busy -= 1
             self._slots.release()
 
     def close(self) -> None:

@@ -89,7 +89,7 @@ def _tls_summary(connection: smtplib.SMTP, endpoint: Endpoint) -> str:
     return f"{version}, certificate NOT verified (TLS_VERIFY=no)"
 
 
-def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False) -> None:
+def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False) -> bytes:
     """One mail transaction with the prebuilt bytes, all recipients or none.
 
     smtplib's sendmail() would deliver to the accepted recipients and only report the
@@ -98,7 +98,8 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, sm
     from a failure after RCPT (the message might be queued: never redone).
 
     A message to one recipient, on a server that offers CHUNKING and PIPELINING (Postfix and
-    Gmail do), goes with BDAT in one round trip; any other with DATA, in two.
+    Gmail do), goes with BDAT in one round trip; any other with DATA, in two. Returns the
+    server's final reply (its 250's text, which may name the queue ID).
     """
     options = ()
     if smtputf8:
@@ -113,9 +114,8 @@ def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, sm
         data += b"\r\n"
     chunking = connection.has_extn("chunking") and connection.has_extn("pipelining")
     if chunking and len(recipients) == 1:
-        _transact_in_one_write(connection, sender, recipients[0], data, options)
-    else:
-        _transact_with_data(connection, sender, recipients, data, options)
+        return _transact_in_one_write(connection, sender, recipients[0], data, options)
+    return _transact_with_data(connection, sender, recipients, data, options)
 
 
 def _mail_from(sender: str, options) -> str:
@@ -123,7 +123,7 @@ def _mail_from(sender: str, options) -> str:
 
 
 def _transact_in_one_write(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-                           options) -> None:
+                           options) -> bytes:
     """MAIL, RCPT and ``BDAT <size> LAST`` with the message after it, in one write (RFC 3030
     with RFC 2920), then the three replies.
 
@@ -153,6 +153,7 @@ def _transact_in_one_write(connection: smtplib.SMTP, sender: str, recipient: str
         raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+    return reply
 
 
 def _hung_up(connection: smtplib.SMTP) -> bool:
@@ -166,7 +167,7 @@ def _hung_up(connection: smtplib.SMTP) -> bool:
 
 
 def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data: bytes,
-                        options) -> None:
+                        options) -> bytes:
     """The envelope (pipelined when the server offers it), DATA's 354, then the message."""
     if connection.has_extn("pipelining"):
         mail, rcpts, go_ahead = _envelope_pipelined(connection, sender, recipients, options)
@@ -191,6 +192,7 @@ def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data:
         raise ReplyLost(str(exc)) from exc
     if code != 250:
         raise smtplib.SMTPDataError(code, reply)
+    return reply
 
 
 # The message's lines end in CRLF (the builders write them so); a line that starts with "."

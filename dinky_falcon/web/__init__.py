@@ -1,1 +1,2 @@
-"""The HTTP side: Falcon resources, request-body readers, schemas, one error serializer, OpenAPI."""
+"""The HTTP side: Falcon resources and the pages they serve, request-body readers, schemas,
+one error serializer, OpenAPI."""

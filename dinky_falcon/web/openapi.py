@@ -22,7 +22,7 @@ from .openapi_common import (
 from .openapi_forms import add_form_paths
 from .schemas import AttachmentSchema, SendSchema
 
-# What any guarded endpoint may answer before its own work starts (README: Security model).
+# What any guarded endpoint may answer before its own work starts (docs/security.md).
 GUARD_RESPONSES = {
     "401": error_response("API_KEYS is set and the request carries no valid key."),
     "403": error_response("The browser's Origin is not in ALLOWED_HOSTS."),

@@ -34,7 +34,7 @@ SEE_OTHER = {
 
 
 def add_form_paths(spec: APISpec, names: list[str]) -> None:
-    """``/forms/{name}``: README's "Contact forms" says what each answer means."""
+    """``/forms/{name}``: docs/forms.md says what each answer means."""
     spec.components.schema("FormToken", schema=TokenSchema)
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
     text_fields = {"type": "object", "additionalProperties": {"type": "string"}}

@@ -18,6 +18,7 @@ from ..idempotency import (
     unknown_outcome,
 )
 from ..mailer import Mailer
+from ..message_log import replayed
 from .body import IDEMPOTENCY_HEADER, REPLAYED_HEADER, read_json
 from .errors import ApiError
 from .schemas import SendSchema
@@ -74,6 +75,7 @@ class SendResource:
         claim = send_once(self.idempotency, key, fp, lambda: self.send(request, api_key))
         if claim.outcome is Outcome.REPLAY:
             resp.set_header(REPLAYED_HEADER, "true")
+            self.mailer.report(replayed(claim.answer, request, key=_label(api_key)))
         elif claim.outcome is Outcome.MISMATCH:
             raise ApiError(
                 falcon.HTTP_422,
@@ -92,9 +94,14 @@ class SendResource:
         """200, or 504 when the upstream had the message and its verdict was lost (no
         Retry-After: a retry could send a second copy); any other failure raises."""
         try:
-            delivery = self.mailer.send(request, check=lambda env: self.policy.check(env, api_key))
+            delivery = self.mailer.send(
+                request, check=lambda env: self.policy.check(env, api_key), key=_label(api_key)
+            )
         except OutcomeUnknown as exc:
             return unknown_outcome(str(exc), exc.message_id)
         return sent_answer(delivery)
 
 
+def _label(api_key) -> str | None:
+    """The key's label for the message's log line (None: no API_KEYS)."""
+    return api_key.label if api_key is not None else None

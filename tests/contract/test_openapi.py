@@ -117,8 +117,8 @@ def test_the_document_states_the_configured_limits_and_the_key_header(make_clien
     assert (parameter["name"], parameter["in"], parameter["schema"]["maxLength"]) == ("Idempotency-Key", "header", 256)
 
 
-def test_the_readme_example_is_accepted_and_matches_the_schema(client_and_sent, document):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_the_api_reference_example_is_accepted_and_matches_the_schema(client_and_sent, document):
+    readme = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
     example = re.search(r"-d '(\{\n  \"to\": \{.*?\n\})'", readme, re.S).group(1)
     body = json.loads(example)
     schema_validator(document, "SendRequest").validate(body)

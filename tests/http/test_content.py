@@ -60,11 +60,15 @@ def test_text_alone_is_a_single_plain_part(client_and_sent, smtp_server):
     assert message.get_content() == "just text\n"
 
 
-def test_body_with_html_true_is_still_a_single_html_part(client_and_sent, smtp_server):
+def test_body_with_html_true_gets_a_text_alternative_derived_from_the_html(
+    client_and_sent, smtp_server
+):
+    # HTML alone is what SpamAssassin scores as MIME_HTML_ONLY.
     client, sent = client_and_sent
     _, message = send_and_receive(client, sent, smtp_server, dict(TO, body="<p>Hi</p>", html=True))
-    assert message.get_content_type() == "text/html"
-    assert not message.is_multipart()
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message.get_body(("plain",)).get_content() == "Hi\n"
 
 
 @pytest.mark.parametrize(
@@ -146,8 +150,9 @@ def test_an_inline_image_works_with_the_seed_html_body_too(client_and_sent, smtp
     attachment = {"filename": "a.gif", "content": b64(b"GIF89a"), "content_id": "a"}
     body = dict(TO, body='<img src="cid:a">', html=True, attachments=[attachment])
     _, message = send_and_receive(client, sent, smtp_server, body)
-    assert message.get_content_type() == "multipart/related"
-    assert [p.get_content_type() for p in message.iter_parts()] == ["text/html", "image/gif"]
+    assert message.get_content_type() == "multipart/alternative"
+    related = message.get_payload()[1]
+    assert [p.get_content_type() for p in related.iter_parts()] == ["text/html", "image/gif"]
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,16 @@ def test_guessing_keys_is_rate_limited_per_ip(live_server, clock):
     assert guesses == [401, 401, 401, 429]
 
 
+def test_a_valid_key_is_counted_per_key_not_by_the_anonymous_per_ip_limit(live_server, clock):
+    # A site's back end behind Traefik: 60 messages in a minute with the production defaults.
+    server = live_server(API_KEYS=f"blog:{BLOG_KEY}", ENVIRONMENT="production", clock=clock,
+                         MAIL_TRANSPORT="file")  # production refuses the memory transport
+    statuses = [server.send(SEED_REQUEST, {"X-API-Key": BLOG_KEY}).status for _ in range(60)]
+    assert statuses == [200] * 60
+    guesses = [server.send(SEED_REQUEST, {"X-API-Key": f"guess-{i:020d}"}).status for i in range(11)]
+    assert guesses == [401] * 10 + [429]  # the same address guessing keys is still limited
+
+
 def test_health_is_never_rate_limited(live_server, clock):
     server = live_server(RATE_LIMIT="1/minute", clock=clock)
     assert all(server.healthy() for _ in range(5))
@@ -109,7 +119,7 @@ def test_health_is_never_rate_limited(live_server, clock):
 def test_production_limits_by_default_and_none_switches_it_off(make_settings):
     assert make_settings(ENVIRONMENT="production").rate_limit == "10/minute;100/hour"
     assert make_settings(ENVIRONMENT="production", RATE_LIMIT="none").rate_limit == "none"
-    assert make_settings(RATE_LIMIT="5/second").rate_limit_per_key == "5/second"
+    assert make_settings(ENVIRONMENT="production").rate_limit_per_key == "120/minute;3600/hour"
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def test_html_true_sends_text_html(client_and_sent):
     client, sent = client_and_sent
     client.simulate_post("/send", json=dict(SEED_REQUEST, body="<p>Hi</p>", html=True))
     (message, _), = sent
-    assert message.get_content_type() == "text/html"
+    assert message.get_body(("html",)).get_content() == "<p>Hi</p>\n"
 
 
 @pytest.mark.parametrize(

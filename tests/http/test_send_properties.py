@@ -107,10 +107,12 @@ def test_no_field_value_adds_a_header_or_breaks_one(service, body):
     raw = message.as_bytes()
     parsed = parse_mail(raw)
     names = [name.lower() for name in parsed.keys()]
-    assert set(names) == HEADERS_THE_SERVICE_SETS
+    # HTML comes with a text alternative: a multipart, whose parts say their encoding.
+    expected = HEADERS_THE_SERVICE_SETS - ({"content-transfer-encoding"} if body.get("html") else set())
+    assert set(names) == expected
     assert len(names) == len(set(names)), "a header appears twice"
     assert parsed["Subject"] == body["subject"].strip()
-    assert same_lines(parsed.get_content(), body["body"])
+    assert same_lines(parsed.get_body(("html", "plain")).get_content(), body["body"])
     to = body["to"] if isinstance(body["to"], list) else [body["to"]]
     assert list(parsed["To"].addresses) == [parse_mailbox(address) for address in to]
     # Each recipient once in the envelope, however often the request names it.

@@ -5,12 +5,14 @@ lacks and the peer adds), as Postfix and Gmail do (``SmtpPeer(smtputf8=True)`` a
 SMTPUTF8, ``pipelining=False`` and ``chunking=False`` withhold those);
 ``SmtpPeer(ca=trustme.CA(), username=..., password=...)`` offers STARTTLS with a certificate
 from that CA, requires it, and requires AUTH PLAIN/LOGIN, answering a bad
-login the way Gmail does (535 5.7.8). Every message and every connection is recorded, and
+login the way Gmail does (535 5.7.8). A message is answered as Postfix does, "250 2.0.0 Ok:
+queued as ID", the ID kept with it (``Received.queue_id``). Every message and every connection is recorded, and
 what arrived in each read (``chunks``), so tests can assert on delivery, on connection reuse
 and on pipelining. ``idle_timeout`` and
 ``restart()`` make the server drop sessions, as real servers do. ``require_tls=False`` still
 offers STARTTLS but would take mail and logins in clear, to prove a client never falls back to
-that; ``port=`` starts a peer on a port a client was already told about (a relay coming back).
+that; ``port=`` starts a peer on a port a client was already told about (a relay coming back);
+``host=`` and ``names=`` listen on another local address under a certificate for other names.
 
 Peers that lose a message's fate: ``hang_up_after_data`` keeps the message (after DATA's "."
 or BDAT LAST) and hangs up instead of confirming it; ``final_reply_delay`` confirms it that many
@@ -21,6 +23,7 @@ every that many seconds.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import ssl
 import threading
@@ -43,6 +46,7 @@ class Received:
     login: bytes | None  # the AUTH user name, when the client authenticated
     tls: bool  # whether the session was encrypted when DATA arrived
     smtputf8: bool = False  # whether MAIL FROM carried SMTPUTF8
+    queue_id: str = ""  # what the final reply named, as Postfix's "Ok: queued as ID"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -80,6 +84,7 @@ class _Handler:
             # session.ssl is set by STARTTLS only; implicit TLS shows in the transport.
             session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             envelope.smtp_utf8,
+            secrets.token_hex(5).upper(),
         )
         with self.peer.lock:
             self.peer.messages.append(received)
@@ -87,7 +92,7 @@ class _Handler:
             await asyncio.sleep(self.peer.final_reply_delay)  # queued; the 250 comes late
         if self.peer.hang_up_after_data:
             server.transport.close()  # queued, but the client never hears so
-        return "250 2.0.0 OK queued"
+        return f"250 2.0.0 Ok: queued as {received.queue_id}"
 
 
 class _RecordingSMTP(SMTP):
@@ -171,8 +176,10 @@ class SmtpPeer:
         pipelining: bool = True,
         chunking: bool = True,
         greeting_trickle: float | None = None,
+        host: str = "127.0.0.1",
+        names: tuple[str, ...] = (),
     ):
-        self.host = "127.0.0.1"
+        self.host = host  # another local address: the Docker bridge's gateway (test_stack.py)
         self.port = port or free_port()
         self.username, self.password = username, password
         self.messages: list[Received] = []
@@ -190,7 +197,7 @@ class SmtpPeer:
         options = {"enable_SMTPUTF8": smtputf8}
         if ca is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            ca.issue_cert("127.0.0.1", "localhost", *names).configure_cert(context)
             if implicit_tls:  # TLS from the first byte, as on port 465
                 options.update(ssl_context=context)
             else:

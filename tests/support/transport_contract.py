@@ -99,11 +99,11 @@ class TransportContract:
         transport.send(message, envelope)
         self.assert_arrived([message])
 
-    def test_an_html_body_arrives_as_html(self, transport):
+    def test_an_html_body_arrives_as_html_with_its_text_alternative(self, transport):
         message, envelope = make_message(subject="News", body="<p>Hi <b>there</b></p>", html=True)
         transport.send(message, envelope)
         self.assert_arrived([message])
-        assert self.delivered()[0].text is None
+        assert self.delivered()[0].text == "Hi there\n"
 
     def test_dot_lines_and_a_very_long_line_survive(self, transport):
         # SMTP ends DATA at a line holding one dot and limits lines to 998 characters.

@@ -133,3 +133,52 @@ def test_sigterm_under_load_stops_serve_promptly_with_every_answered_request_log
         logged = sum("POST /send 200" in line for line in service.log)
         assert logged >= len(answered), f"cycle {cycle}: {logged} lines, {len(answered)} answers"
         assert service.log[-1].endswith("stopped"), f"cycle {cycle}: {service.log[-3:]}"
+
+
+LINGERING_TRANSPORT = '''
+import os, time
+from dinky_falcon import hookimpl
+
+class LingeringTransport:
+    """Takes 7 s a message (longer than waitress waits for its workers at SIGTERM, shorter
+    than the send's deadline), and counts what it took in SENT_DIR."""
+    def __init__(self, settings):
+        self.sent_dir = settings.get("SENT_DIR")
+    def send(self, message, envelope):
+        time.sleep(7)
+        with open(os.path.join(self.sent_dir, str(time.time_ns())), "w"):
+            pass
+
+@hookimpl
+def register_transports(register):
+    register("lingering", LingeringTransport)
+'''
+
+
+def test_a_send_still_running_at_sigterm_is_finished_and_its_key_replays_after_a_restart(tmp_path):
+    """waitress waits 5 s for its workers; a send that takes longer (within SMTP_TIMEOUT's
+    deadline) still records its answer before the idempotency store closes, so the client's
+    retry after the restart replays it instead of finding its key lapsed."""
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "lingering.py").write_text(LINGERING_TRANSPORT)
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    env = {"ENVIRONMENT": "development", "MAIL_TRANSPORT": "lingering", "SMTP_TIMEOUT": "3",
+           "MAIL_DOMAIN": "example.com", "PLUGINS_DIR": str(tmp_path / "plugins"),
+           "SENT_DIR": str(sent), "DATA_DIR": str(tmp_path / "data")}
+    key = {"Idempotency-Key": "order-1002"}
+    service = ServiceProcess(env, tmp_path).start()
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(service.request, "POST", "/send", SEED_REQUEST, key, 30)
+        time.sleep(1)  # the send is under way
+        assert service.stop(timeout=20) == 0
+        try:
+            first.result()
+        except OSError:
+            pass  # the answer itself is lost with the listener: what counts is the record
+    assert len(list(sent.iterdir())) == 1
+    assert any("request(s) in flight" in line for line in service.log)
+    with ServiceProcess(env, tmp_path) as again:
+        status, headers, body = again.request("POST", "/send", SEED_REQUEST, key)
+    assert (status, headers.get("Idempotent-Replayed"), body["success"]) == (200, "true", True)
+    assert len(list(sent.iterdir())) == 1

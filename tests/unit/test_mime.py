@@ -124,6 +124,9 @@ def test_the_bytes_written_at_build_time_are_what_the_generator_writes(body):
     except ValidationError:
         return
     message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)
+    if request.html:  # with its derived text alternative: built by the email package
+        assert message.wire is None
+        return
     assert message.wire is not None
     assert message.wire == EmailMessage.as_bytes(message)
 

@@ -96,3 +96,47 @@ def test_send_test_refuses_an_unusable_address(environment, capsys):
     environment(MAIL_TRANSPORT="memory")
     assert main(["send-test", "not an address"]) == 2
     assert "is not a usable address" in capsys.readouterr().out
+
+
+def test_send_test_says_the_queue_id_the_server_gave_the_message(environment, smtp_server, capsys):
+    environment(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port))
+    assert main(["send-test", "me@example.org"]) == 0
+    (received,) = smtp_server.messages
+    assert f"queued upstream as {received.queue_id}" in capsys.readouterr().out
+
+
+def test_send_test_says_which_file_the_file_transport_wrote(environment, tmp_path, capsys):
+    environment(ENVIRONMENT="development", OUTBOX_DIR=str(tmp_path / "outbox"))
+    assert main(["send-test", "me@example.org"]) == 0
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    assert f"written to {eml}" in capsys.readouterr().out
+
+
+def test_config_shows_the_transport_in_effect_when_the_environment_chose_it(environment, capsys):
+    environment(ENVIRONMENT="development")
+    assert main(["config"]) == 0
+    assert "\nMAIL_TRANSPORT=file\n" in capsys.readouterr().out
+
+
+def test_version_prints_the_installed_version(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"dinky-mail {importlib.metadata.version('dinky-falcon')}\n"
+
+
+@pytest.mark.parametrize("command", ["serve", "check", "send-test", "config", "plugins"])
+def test_every_command_says_what_it_does_and_its_exit_status(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: " in text and "2 also when the configuration is bad" in text
+    assert "``" not in text
+
+
+def test_plugins_lists_the_transports_without_a_production_set_up(environment, capsys):
+    environment(MAIL_DOMAIN="")  # production requires it, listing plugins does not
+    assert main(["plugins"]) == 0
+    assert "transports: " in capsys.readouterr().out

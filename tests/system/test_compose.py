@@ -1,7 +1,8 @@
-"""The compose stack, checked the only way these machines can: `docker-compose config`.
+"""The compose file as `docker-compose config` resolves it, without starting anything.
 
 Debian's docker-compose validates the file and prints it with every variable resolved from a
-sample .env; the assertions read that result as Docker would.
+sample .env; the assertions read that result as Docker would. tests/test_stack.py runs the
+stack itself.
 """
 
 import os
@@ -10,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from postfix_harness import REPO
+from support.postfix_harness import REPO
 
 COMPOSE = REPO / "compose" / "docker-compose.yml"
 

@@ -1,0 +1,161 @@
+"""The development outbox, read back: the ``.eml`` files the file transport wrote in OUTBOX_DIR
+and their ``.envelope.json``, as summaries, parsed messages and raw bytes.
+
+A message's id is its file name without ``.eml``. An id is only ever looked up among the
+names the directory holds, so no id can name a file outside it, nor another kind of file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+LIST_LIMIT = 500  # the newest this many are listed; older ones stay on disk
+SUFFIX = ".eml"
+ENVELOPE_SUFFIX = ".envelope.json"
+
+
+class NotInOutbox(LookupError):
+    """No such message in the outbox: 404."""
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    try:
+        return str(message.get(name, ""))
+    except Exception:  # noqa: BLE001 - a header the parser cannot read is shown as absent
+        return ""
+
+
+class Outbox:
+    def __init__(self, directory: Path):
+        self.directory = Path(directory).resolve()
+        # id -> summary: a message's file never changes once written (the file transport
+        # renames it into place), so the page's polling parses each message once.
+        self._summaries: dict[str, dict] = {}
+
+    def ids(self) -> list[str]:
+        """Every message's id, newest first (names start with the UTC time of the send)."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            (n[: -len(SUFFIX)] for n in names if n.endswith(SUFFIX) and not n.startswith(".")),
+            reverse=True,
+        )
+
+    def path(self, id_: str) -> Path:
+        """The ``.eml`` of ``id_``, found among the directory's own names, or NotInOutbox."""
+        if not id_ or id_ not in self.ids():
+            raise NotInOutbox(id_)
+        return self.directory / f"{id_}{SUFFIX}"
+
+    def raw(self, id_: str) -> bytes:
+        try:
+            return self.path(id_).read_bytes()
+        except FileNotFoundError:  # deleted meanwhile
+            raise NotInOutbox(id_) from None
+
+    def parsed(self, id_: str) -> EmailMessage:
+        return BytesParser(policy=policy.default).parsebytes(self.raw(id_))
+
+    def envelope(self, id_: str) -> dict:
+        """The SMTP envelope recorded beside the message (bcc included), or {} if none."""
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads((self.directory / f"{id_}{ENVELOPE_SUFFIX}").read_text("utf-8"))
+        return {}
+
+    def summaries(self) -> tuple[list[dict], int]:
+        """The newest LIST_LIMIT messages' summaries, and how many there are in all."""
+        ids = self.ids()
+        known, listed = self._summaries, []
+        for id_ in ids[:LIST_LIMIT]:
+            if id_ not in known:
+                with contextlib.suppress(NotInOutbox):
+                    known[id_] = self.summary(id_, self.parsed(id_))
+            if id_ in known:
+                listed.append(known[id_])
+        self._summaries = {m["id"]: m for m in listed}  # forgets deleted ones
+        return listed, len(ids)
+
+    def summary(self, id_: str, message: EmailMessage) -> dict:
+        return {
+            "id": id_,
+            "message_id": _header(message, "Message-ID"),
+            "subject": _header(message, "Subject"),
+            "from": _header(message, "From"),
+            "to": _header(message, "To"),
+            "date": _header(message, "Date"),
+            "size": self._size(id_),
+            "attachments": len(attachments(message)),
+        }
+
+    def _size(self, id_: str) -> int:
+        with contextlib.suppress(OSError):
+            return (self.directory / f"{id_}{SUFFIX}").stat().st_size
+        return 0
+
+    def details(self, id_: str) -> dict:
+        """Everything the message page and ``GET /outbox/messages/{id}`` show."""
+        message = self.parsed(id_)
+        return {
+            **self.summary(id_, message),
+            "headers": [[name, _header_value(value)] for name, value in message.raw_items()],
+            "text": _body(message, "plain"),
+            "html": _body(message, "html"),
+            "attachments": [
+                {"index": i, "filename": part.get_filename() or f"attachment-{i}",
+                 "content_type": part.get_content_type(), "size": len(_payload(part))}
+                for i, part in enumerate(attachments(message))
+            ],
+            "envelope": self.envelope(id_),
+        }
+
+    def attachment(self, id_: str, index: int) -> tuple[str, bytes]:
+        """(file name, bytes) of the message's attachment number ``index``."""
+        parts = attachments(self.parsed(id_))
+        if not 0 <= index < len(parts):
+            raise NotInOutbox(f"{id_} attachment {index}")
+        part = parts[index]
+        return part.get_filename() or f"attachment-{index}", _payload(part)
+
+    def clear(self) -> int:
+        """Delete every message and its envelope; how many messages were deleted."""
+        deleted = 0
+        for id_ in self.ids():
+            for suffix in (ENVELOPE_SUFFIX, SUFFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    (self.directory / f"{id_}{suffix}").unlink()
+            deleted += 1
+        return deleted
+
+
+def attachments(message: EmailMessage) -> list[EmailMessage]:
+    return list(message.iter_attachments()) if message.is_multipart() else []
+
+
+def _payload(part: EmailMessage) -> bytes:
+    return part.get_payload(decode=True) or b""
+
+
+def _header_value(value) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None:
+        return None
+    try:
+        content = part.get_content()
+    except (LookupError, ValueError):  # an unknown charset: the bytes, as well as they decode
+        content = _payload(part).decode("utf-8", "replace")
+    return content.replace("\r\n", "\n")  # the .eml's line ends are SMTP's
