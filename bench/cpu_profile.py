@@ -30,13 +30,20 @@ def main() -> None:
     options = parser.parse_args()
     logging.basicConfig(level="INFO", stream=open(os.devnull, "w"))  # the access log, discarded
     with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings.from_env({
-            **os.environ,
-            # development: production refuses the memory transport, which delivers nothing.
-            "ENVIRONMENT": "development", "RATE_LIMIT": "none", "MAIL_DOMAIN": "example.org",
-            "ALLOWED_RECIPIENTS": "@example.net", "MAIL_TRANSPORT": options.transport,
-            "OUTBOX_DIR": f"{scratch}/outbox", "DATA_DIR": f"{scratch}/data",
-        }, env_file=None)
+        settings = Settings.from_env(
+            {
+                **os.environ,
+                # development: production refuses the memory transport, which delivers nothing.
+                "ENVIRONMENT": "development",
+                "RATE_LIMIT": "none",
+                "MAIL_DOMAIN": "example.org",
+                "ALLOWED_RECIPIENTS": "@example.net",
+                "MAIL_TRANSPORT": options.transport,
+                "OUTBOX_DIR": f"{scratch}/outbox",
+                "DATA_DIR": f"{scratch}/data",
+            },
+            env_file=None,
+        )
         client = testing.TestClient(create_app(settings))
         body = json.dumps(BODY)
 
@@ -50,7 +57,9 @@ def main() -> None:
         for _ in range(options.n):
             send()
         after = os.times()
-        user, system = ((b - a) * 1000 / options.n for a, b in zip(before[:2], after[:2], strict=True))
+        user, system = (
+            (b - a) * 1000 / options.n for a, b in zip(before[:2], after[:2], strict=True)
+        )
         print(f"{options.transport}: {user:.3f} ms user + {system:.3f} ms system per request")
         profile = cProfile.Profile()
         profile.runcall(lambda: [send() for _ in range(options.n // 4)])

@@ -95,9 +95,20 @@ def measure(label: str, size: int, workdir: Path) -> dict:
         "LOG_LEVEL": "warning",
     }
     server = Server(
-        [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "{port}",
-         "--threads", str(THREADS)],
-        env, workdir,
+        [
+            sys.executable,
+            "-m",
+            "dinky_falcon",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--threads",
+            str(THREADS),
+        ],
+        env,
+        workdir,
     )
     server.start()
     try:
@@ -106,9 +117,13 @@ def measure(label: str, size: int, workdir: Path) -> dict:
         idle = server.memory_mb("VmRSS")
         row = {"case": label, "body KiB": round(len(body) / 1024), "idle MB": round(idle, 1)}
         for count in IN_FLIGHT:
-            peak = peak_rss_during(server, lambda count=count: concurrently(server.port, body, count))
+            peak = peak_rss_during(
+                server, lambda count=count: concurrently(server.port, body, count)
+            )
             row[f"+MB/request, {count} in flight"] = round((peak - idle) / count, 1)
-            row[f"x body, {count} in flight"] = round((peak - idle) * (1 << 20) / count / len(body), 1)
+            row[f"x body, {count} in flight"] = round(
+                (peak - idle) * (1 << 20) / count / len(body), 1
+            )
         time.sleep(2)
         row["MB held after"] = round(server.memory_mb("VmRSS") - idle, 1)
         return row

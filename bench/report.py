@@ -23,20 +23,39 @@ def evaluate(results: dict) -> list[dict]:
         bare = _row(results, "bare falcon+waitress", connections)
         file = _row(results, "file sink", connections)
         postfix = _row(results, "postfix", connections)
-        target(f"file sink CPU/message ≤ 0.35 ms ({connections} conns)",
-               file["cpu_ms_per_message"], 0.35)
-        target(f"SMTP (postfix) CPU/message ≤ 0.5 ms ({connections} conns)",
-               postfix["cpu_ms_per_message"], 0.5)
-        target(f"file sink ≥ 0.4× bare ceiling ({connections} conns)",
-               file["requests_per_s"] / bare["requests_per_s"], 0.4, below=False)
-        target(f"postfix ≥ 0.8× smtp-source -s 8 ({connections} conns)",
-               postfix["requests_per_s"] / results["smtp_source_per_s"], 0.8, below=False)
+        target(
+            f"file sink CPU/message ≤ 0.35 ms ({connections} conns)",
+            file["cpu_ms_per_message"],
+            0.35,
+        )
+        target(
+            f"SMTP (postfix) CPU/message ≤ 0.5 ms ({connections} conns)",
+            postfix["cpu_ms_per_message"],
+            0.5,
+        )
+        target(
+            f"file sink ≥ 0.4× bare ceiling ({connections} conns)",
+            file["requests_per_s"] / bare["requests_per_s"],
+            0.4,
+            below=False,
+        )
+        target(
+            f"postfix ≥ 0.8× smtp-source -s 8 ({connections} conns)",
+            postfix["requests_per_s"] / results["smtp_source_per_s"],
+            0.8,
+            below=False,
+        )
     target("postfix p99 < 100 ms at 32 conns", _row(results, "postfix", 32)["p99_ms"], 100)
     service_rows = [r for r in results["rows"] if r["case"] != "bare falcon+waitress"]
-    target("idle RSS < 40 MB (largest of the service runs)",
-           max(r["idle_rss_mb"] for r in service_rows), 40)
+    target(
+        "idle RSS < 40 MB (largest of the service runs)",
+        max(r["idle_rss_mb"] for r in service_rows),
+        40,
+    )
     target("RSS under load < 60 MB (largest peak)", max(r["peak_rss_mb"] for r in service_rows), 60)
-    target("serve → first /health 200 < 1 s (slowest)", max(r["startup_s"] for r in service_rows), 1)
+    target(
+        "serve → first /health 200 < 1 s (slowest)", max(r["startup_s"] for r in service_rows), 1
+    )
     return targets
 
 
@@ -117,10 +136,16 @@ def plot(results: dict, png: Path) -> None:
     for offset, connections in ((-width / 2, 8), (width / 2, 32)):
         rows = [_row(results, case, connections) for case in cases]
         positions = [i + offset for i in range(len(cases))]
-        rate.bar(positions, [r["requests_per_s"] for r in rows], width, label=f"{connections} conns")
+        rate.bar(
+            positions, [r["requests_per_s"] for r in rows], width, label=f"{connections} conns"
+        )
         p99.bar(positions, [r["p99_ms"] for r in rows], width, label=f"{connections} conns")
-    rate.axhline(results["smtp_source_per_s"], color="grey", linestyle="--",
-                 label="smtp-source -s 8 into Postfix")
+    rate.axhline(
+        results["smtp_source_per_s"],
+        color="grey",
+        linestyle="--",
+        label="smtp-source -s 8 into Postfix",
+    )
     for axis, title in ((rate, "requests/s"), (p99, "p99 latency (ms, log)")):
         axis.set_xticks(range(len(cases)), cases, rotation=20, ha="right")
         axis.set_title(title)

@@ -67,8 +67,12 @@ class Server:
         args = [a.replace("{port}", str(self.port)) for a in self.args]
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            args, cwd=self.workdir, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "server.log", "ab"),
+            args,
+            cwd=self.workdir,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.workdir / "server.log", "ab"),
             preexec_fn=_die_with_parent,
         )
         deadline = started + 20
@@ -126,15 +130,29 @@ def _free_port() -> int:
 def wrk(port: int, connections: int, seconds: int) -> dict:
     """One bounded wrk run against POST /send; its figures."""
     done = subprocess.run(
-        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds:d}s", "--timeout", "5s",
-         "-s", str(BENCH / "send.lua"), f"http://127.0.0.1:{port}"],
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds:d}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(BENCH / "send.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
         env={**os.environ, "BENCH_BODY": json.dumps(BODY)},
-        capture_output=True, text=True, timeout=seconds + 30,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
     )
     lines = [l for l in done.stdout.splitlines() if l.startswith("BENCH ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed:\n{done.stdout}{done.stderr}")
-    return json.loads(lines[-1][len("BENCH "):])
+    return json.loads(lines[-1][len("BENCH ") :])
 
 
 def measure(server: Server, name: str, warmup: int, seconds: int) -> dict:
@@ -150,23 +168,31 @@ def measure(server: Server, name: str, warmup: int, seconds: int) -> dict:
             cpu = server.cpu_seconds() - before
             ok = figures["requests"] - figures["status"]
             errors = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
-            rows.append({
-                "case": name,
-                "connections": connections,
-                "requests_per_s": round(ok / figures["seconds"], 1),
-                "p50_ms": round(figures["p50_ms"], 2),
-                "p99_ms": round(figures["p99_ms"], 2),
-                "errors": errors,
-                "cpu_ms_per_message": round(cpu * 1000 / ok, 3) if ok else None,
-            })
+            rows.append(
+                {
+                    "case": name,
+                    "connections": connections,
+                    "requests_per_s": round(ok / figures["seconds"], 1),
+                    "p50_ms": round(figures["p50_ms"], 2),
+                    "p99_ms": round(figures["p99_ms"], 2),
+                    "errors": errors,
+                    "cpu_ms_per_message": round(cpu * 1000 / ok, 3) if ok else None,
+                }
+            )
         peak_mb = server.memory_mb("VmHWM")
     finally:
         server.stop()
     for row in rows:
-        row.update(idle_rss_mb=round(idle_mb, 1), peak_rss_mb=round(peak_mb, 1),
-                   startup_s=round(startup, 3))
-    print(f"  {name}: " + ", ".join(f"{r['connections']} conns {r['requests_per_s']}/s" for r in rows),
-          file=sys.stderr)
+        row.update(
+            idle_rss_mb=round(idle_mb, 1),
+            peak_rss_mb=round(peak_mb, 1),
+            startup_s=round(startup, 3),
+        )
+    print(
+        f"  {name}: "
+        + ", ".join(f"{r['connections']} conns {r['requests_per_s']}/s" for r in rows),
+        file=sys.stderr,
+    )
     return rows
 
 
@@ -183,22 +209,28 @@ def service(workdir: Path, **env: str) -> Server:
         "OUTBOX_DIR": str(workdir / "outbox"),
         **env,
     }
-    return Server([sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1",
-                   "--port", "{port}"], env, workdir)
+    return Server(
+        [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "{port}"],
+        env,
+        workdir,
+    )
 
 
 def start_postfix(scratch: Path):
     """Debian's Postfix with the project's configuration, discarding whatever it accepts."""
     from support.postfix_harness import PostfixRelay
 
-    relay = PostfixRelay(scratch / "postfix", {
-        "MAIL_DOMAIN": "example.org",
-        "MAIL_HOSTNAME": "mail.example.org",
-        "SMTP_RELAY_HOST": "localhost",
-        "SMTP_RELAY_PORT": "2525",  # never used: everything is discarded
-        "SMTP_RELAY_USERNAME": "site@example.org",
-        "SMTP_RELAY_PASSWORD": "unused-password",
-    })
+    relay = PostfixRelay(
+        scratch / "postfix",
+        {
+            "MAIL_DOMAIN": "example.org",
+            "MAIL_HOSTNAME": "mail.example.org",
+            "SMTP_RELAY_HOST": "localhost",
+            "SMTP_RELAY_PORT": "2525",  # never used: everything is discarded
+            "SMTP_RELAY_USERNAME": "site@example.org",
+            "SMTP_RELAY_PASSWORD": "unused-password",
+        },
+    )
     relay.root.mkdir()
     relay.configure()
     relay.postconf("default_transport=discard:benchmark", "relay_transport=discard:benchmark")
@@ -209,9 +241,23 @@ def smtp_source(port: int, messages: int) -> float:
     """Messages per second that Postfix's own load generator injects (8 sessions)."""
     started = time.perf_counter()
     subprocess.run(
-        ["/usr/sbin/smtp-source", "-s", "8", "-m", str(messages), "-l", "700",
-         "-f", "noreply@example.org", "-t", "ada@example.net", f"127.0.0.1:{port}"],
-        check=True, capture_output=True, timeout=300,
+        [
+            "/usr/sbin/smtp-source",
+            "-s",
+            "8",
+            "-m",
+            str(messages),
+            "-l",
+            "700",
+            "-f",
+            "noreply@example.org",
+            "-t",
+            "ada@example.net",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     return messages / (time.perf_counter() - started)
 
@@ -236,20 +282,32 @@ def run(quick: bool) -> dict:
     scratch.chmod(0o755)  # postfix's own user must reach its queue below
     rows, postfix, peer = [], None, None
     try:
+
         def workdir(name: str) -> Path:
             path = scratch / name
             path.mkdir()
             return path
 
         print("bare Falcon + waitress", file=sys.stderr)
-        bare = Server([sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)],
-                      {}, workdir("bare"))
+        bare = Server(
+            [sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)],
+            {},
+            workdir("bare"),
+        )
         rows += measure(bare, "bare falcon+waitress", warmup, seconds)
         print("no transport (discard)", file=sys.stderr)
-        rows += measure(service(workdir("discard"), MAIL_TRANSPORT="discard",
-                                PLUGINS_DIR=str(BENCH / "plugins")), "no transport", warmup, seconds)
+        rows += measure(
+            service(
+                workdir("discard"), MAIL_TRANSPORT="discard", PLUGINS_DIR=str(BENCH / "plugins")
+            ),
+            "no transport",
+            warmup,
+            seconds,
+        )
         print("file sink", file=sys.stderr)
-        rows += measure(service(workdir("file"), MAIL_TRANSPORT="file"), "file sink", warmup, seconds)
+        rows += measure(
+            service(workdir("file"), MAIL_TRANSPORT="file"), "file sink", warmup, seconds
+        )
 
         print("postfix (discarding)", file=sys.stderr)
         postfix = start_postfix(scratch)
@@ -258,9 +316,15 @@ def run(quick: bool) -> dict:
         # drifts during a run, and the ratio should compare the two under the same drift.
         source_rates = [smtp_source(postfix.port, injected)]
         rows += measure(
-            service(workdir("service-postfix"), MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1",
-                    SMTP_PORT=str(postfix.port)),
-            "postfix", warmup, seconds,
+            service(
+                workdir("service-postfix"),
+                MAIL_TRANSPORT="postfix",
+                SMTP_HOST="127.0.0.1",
+                SMTP_PORT=str(postfix.port),
+            ),
+            "postfix",
+            warmup,
+            seconds,
         )
         source_rates.append(smtp_source(postfix.port, injected))
         postfix.stop()
@@ -271,11 +335,19 @@ def run(quick: bool) -> dict:
         for reuse in ("yes", "no"):
             print(f"gmail into aiosmtpd, reuse {reuse}", file=sys.stderr)
             rows += measure(
-                service(workdir(f"gmail-{reuse}"), MAIL_TRANSPORT="gmail",
-                        SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=str(peer.port),
-                        SMTP_RELAY_USERNAME=peer.username, SMTP_RELAY_PASSWORD=peer.password,
-                        SSL_CERT_FILE=str(ca_file), SMTP_REUSE_CONNECTIONS=reuse),
-                f"gmail reuse {'on' if reuse == 'yes' else 'off'}", warmup, seconds,
+                service(
+                    workdir(f"gmail-{reuse}"),
+                    MAIL_TRANSPORT="gmail",
+                    SMTP_RELAY_HOST="127.0.0.1",
+                    SMTP_RELAY_PORT=str(peer.port),
+                    SMTP_RELAY_USERNAME=peer.username,
+                    SMTP_RELAY_PASSWORD=peer.password,
+                    SSL_CERT_FILE=str(ca_file),
+                    SMTP_REUSE_CONNECTIONS=reuse,
+                ),
+                f"gmail reuse {'on' if reuse == 'yes' else 'off'}",
+                warmup,
+                seconds,
             )
             peer.messages.clear()
     finally:
@@ -298,14 +370,22 @@ def run(quick: bool) -> dict:
 
 
 def machine() -> str:
-    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                  if l.startswith("model name")), platform.processor())
+    model = next(
+        (
+            l.split(":", 1)[1].strip()
+            for l in Path("/proc/cpuinfo").read_text().splitlines()
+            if l.startswith("model name")
+        ),
+        platform.processor(),
+    )
     return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="2 s per run, print JSON, write nothing")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s per run, print JSON, write nothing"
+    )
     options = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C: every finally block stops what it started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -314,8 +394,11 @@ def main() -> int:
         return 2
     if not options.quick and importlib.util.find_spec("matplotlib") is None:
         # Checked first: RESULTS.md's new figures beside the old plot would disagree.
-        print("bench: matplotlib is missing, for results.png; install it with: "
-              ".venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        print(
+            "bench: matplotlib is missing, for results.png; install it with: "
+            ".venv/bin/pip install -e '.[bench]'",
+            file=sys.stderr,
+        )
         return 2
     results = run(options.quick)
     if options.quick:

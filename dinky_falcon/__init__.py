@@ -11,6 +11,11 @@ from .hookspecs import hookimpl
 from .mail.message import Envelope
 
 __all__ = [
-    "ConfigError", "Envelope", "MessageRefused", "OutcomeUnknown", "TransportError", "hookimpl"
+    "ConfigError",
+    "Envelope",
+    "MessageRefused",
+    "OutcomeUnknown",
+    "TransportError",
+    "hookimpl",
 ]
 __version__ = "0.1.0"

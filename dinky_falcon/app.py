@@ -50,7 +50,11 @@ class AccessLog:
         elapsed = (time.perf_counter() - req.context.started) * 1000
         key = req.context.get("api_key")
         access_log.info(
-            "%s %s %s %.1fms%s", req.method, req.path, resp.status[:3], elapsed,
+            "%s %s %s %.1fms%s",
+            req.method,
+            req.path,
+            resp.status[:3],
+            elapsed,
             f" key={key.label}" if key is not None else "",
         )
 
@@ -98,7 +102,13 @@ def create_app(
     add_outbox_routes(app, settings)
     # /forms/{name} (see forms/resource.py); its errors answer browsers with pages.
     forms = FormResource(
-        settings, mailer, mailer.pm, guards.form_limit, guards.client_ip, origins, idempotency,
+        settings,
+        mailer,
+        mailer.pm,
+        guards.form_limit,
+        guards.client_ip,
+        origins,
+        idempotency,
         clock,
     )
     app.add_route("/forms/{name}", forms)

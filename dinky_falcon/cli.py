@@ -59,7 +59,9 @@ def cmd_plugins(settings: Settings, args) -> int:
 
 def cmd_check(settings: Settings, args) -> int:
     mailer = Mailer.from_settings(settings)
-    print(f"ok    configuration: ENVIRONMENT={settings.environment}, MAIL_TRANSPORT={mailer.transport_name}")
+    print(
+        f"ok    configuration: ENVIRONMENT={settings.environment}, MAIL_TRANSPORT={mailer.transport_name}"
+    )
     try:
         for name, transport in mailer.transports:
             try:
@@ -89,11 +91,13 @@ def _check_transport(name: str, transport) -> None:
 
 def cmd_send_test(settings: Settings, args) -> int:
     try:
-        request = SendSchema().load({
-            "to": args.address,
-            "subject": f"dinky-falcon test message from {settings.mail_hostname}",
-            "body": "This message was sent by `dinky-mail send-test` to check the mail path.\n",
-        })
+        request = SendSchema().load(
+            {
+                "to": args.address,
+                "subject": f"dinky-falcon test message from {settings.mail_hostname}",
+                "body": "This message was sent by `dinky-mail send-test` to check the mail path.\n",
+            }
+        )
     except ValidationError as exc:
         print(f"FAIL  {args.address!r} is not a usable address: {exc.messages.get('to')}")
         return 2
@@ -109,18 +113,24 @@ def cmd_send_test(settings: Settings, args) -> int:
         return 1
     finally:
         mailer.close()
-    print(f"ok    sent to {args.address} through {delivery.transport}, Message-ID {delivery.message_id}")
+    print(
+        f"ok    sent to {args.address} through {delivery.transport}, Message-ID {delivery.message_id}"
+    )
     if delivery.location:
         print(f"      written to {delivery.location}")
     if delivery.queue_id:
-        print(f"      queued upstream as {delivery.queue_id} (look for it in the mail server's log)")
+        print(
+            f"      queued upstream as {delivery.queue_id} (look for it in the mail server's log)"
+        )
     return 0
 
 
 def _command(commands, name: str, summary: str, exits: str, run):
     """A subcommand whose --help says what it does and what its exit status means."""
     parser = commands.add_parser(
-        name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.",
+        name,
+        help=summary,
+        description=f"{summary[0].upper()}{summary[1:]}.",
         epilog=f"exit status: {exits}; 2 also when the configuration is bad",
     )
     parser.set_defaults(run=run)
@@ -134,12 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
         "set-up. Configured by environment variables and a .env file (see .env.example).",
     )
     parser.add_argument(
-        "--version", action="version",
+        "--version",
+        action="version",
         version=f"%(prog)s {importlib.metadata.version('dinky-falcon')}",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = _command(commands, "serve", "run the HTTP Mail API under waitress",
-                     "0 stopped by SIGTERM or Ctrl-C", cmd_serve)
+    serve = _command(
+        commands,
+        "serve",
+        "run the HTTP Mail API under waitress",
+        "0 stopped by SIGTERM or Ctrl-C",
+        cmd_serve,
+    )
     serve.add_argument(
         "--host",
         help="address to listen on (default: HOST, else 0.0.0.0 in production and 127.0.0.1 "
@@ -147,19 +163,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, help="port (default: PORT or 20001; 0 picks a free one)")
     serve.add_argument("--threads", type=int, help="worker threads (default: THREADS or 8)")
-    _command(commands, "check",
-             "check configuration, DNS, TCP, TLS and login for each selected transport",
-             "0 every transport is ready, 1 a step failed (its FAIL line says what to do)",
-             cmd_check)
-    send_test = _command(commands, "send-test", "send a test message to ADDRESS and say where "
-                         "it went (the .eml written, or the queue ID upstream)",
-                         "0 the transport accepted it, 1 not sent or outcome unknown, "
-                         "2 ADDRESS is not an address", cmd_send_test)
+    _command(
+        commands,
+        "check",
+        "check configuration, DNS, TCP, TLS and login for each selected transport",
+        "0 every transport is ready, 1 a step failed (its FAIL line says what to do)",
+        cmd_check,
+    )
+    send_test = _command(
+        commands,
+        "send-test",
+        "send a test message to ADDRESS and say where "
+        "it went (the .eml written, or the queue ID upstream)",
+        "0 the transport accepted it, 1 not sent or outcome unknown, 2 ADDRESS is not an address",
+        cmd_send_test,
+    )
     send_test.add_argument("address", metavar="ADDRESS")
-    _command(commands, "config", "print the effective settings, secrets as ***", "0 printed",
-             cmd_config)
-    _command(commands, "plugins", "list loaded plugins: source, version, transports and hooks "
-             "(needs no production set-up)", "0 listed", cmd_plugins)
+    _command(
+        commands, "config", "print the effective settings, secrets as ***", "0 printed", cmd_config
+    )
+    _command(
+        commands,
+        "plugins",
+        "list loaded plugins: source, version, transports and hooks (needs no production set-up)",
+        "0 listed",
+        cmd_plugins,
+    )
     add_domain_commands(commands)  # dkim-keygen, dns
     return parser
 

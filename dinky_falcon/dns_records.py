@@ -42,15 +42,19 @@ def spf_record(settings) -> Record:
     if relay is None:
         host = settings.mail_hostname
         mechanisms = "a mx" if host == settings.mail_domain else f"a:{host} mx"
-        note = (f"SPF: assumes Postfix delivers directly from the address of {host} "
-                "(MAIL_HOSTNAME) or of the domain's MX hosts")
+        note = (
+            f"SPF: assumes Postfix delivers directly from the address of {host} "
+            "(MAIL_HOSTNAME) or of the domain's MX hosts"
+        )
     elif relay == "smtp.gmail.com":
         mechanisms = GMAIL_SPF
         note = "SPF: mail leaves through Gmail (SMTP_RELAY_HOST=smtp.gmail.com)"
     else:
         mechanisms = f"a:{relay}"
-        note = (f"SPF: assumes mail leaves from the address of {relay} (SMTP_RELAY_HOST); "
-                "if your provider documents an include: for SPF, use that instead")
+        note = (
+            f"SPF: assumes mail leaves from the address of {relay} (SMTP_RELAY_HOST); "
+            "if your provider documents an include: for SPF, use that instead"
+        )
     return Record("SPF", f"{settings.mail_domain}.", f"v=spf1 {mechanisms} ~all", note)
 
 
@@ -77,9 +81,13 @@ def dkim_record(settings, key: SigningKey) -> Record:
 
 def dmarc_record(settings) -> Record:
     reports = settings.bounce_address or f"postmaster@{settings.mail_domain}"
-    note = (f"DMARC: p=none only asks receivers for reports (sent to {reports}); once they show "
-            "your mail passing SPF or DKIM, raise it to p=quarantine, then p=reject")
-    return Record("DMARC", f"_dmarc.{settings.mail_domain}.", f"v=DMARC1; p=none; rua=mailto:{reports}", note)
+    note = (
+        f"DMARC: p=none only asks receivers for reports (sent to {reports}); once they show "
+        "your mail passing SPF or DKIM, raise it to p=quarantine, then p=reject"
+    )
+    return Record(
+        "DMARC", f"_dmarc.{settings.mail_domain}.", f"v=DMARC1; p=none; rua=mailto:{reports}", note
+    )
 
 
 def records(settings) -> list[Record]:
@@ -96,11 +104,14 @@ def zone_text(settings) -> str:
     for record in records(settings):
         lines += [f"; {record.note}", record.zone_line()]
     if settings.dkim_private_key_file is None:
-        lines.insert(2, "; DKIM: no DKIM_PRIVATE_KEY_FILE; make a key with `dinky-mail dkim-keygen PATH`")
+        lines.insert(
+            2, "; DKIM: no DKIM_PRIVATE_KEY_FILE; make a key with `dinky-mail dkim-keygen PATH`"
+        )
     return "\n".join(lines) + "\n"
 
 
 # --- --check ------------------------------------------------------------------------------------
+
 
 def make_resolver(server: str | None, timeout: float) -> dns.resolver.Resolver:
     """The system's resolver, or ``server`` (``HOST`` or ``HOST:PORT``; ``[v6]:PORT``)."""

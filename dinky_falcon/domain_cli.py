@@ -17,8 +17,12 @@ def add_commands(commands) -> None:
         "dkim-keygen", help="write a new DKIM private key (mode 600) and print its DNS record"
     )
     keygen.add_argument("path", metavar="PATH", help="where to write the key; never overwritten")
-    keygen.add_argument("--type", choices=KEY_TYPES, default="rsa",
-                        help="rsa (2048 bits, what every receiver checks; default) or ed25519")
+    keygen.add_argument(
+        "--type",
+        choices=KEY_TYPES,
+        default="rsa",
+        help="rsa (2048 bits, what every receiver checks; default) or ed25519",
+    )
     keygen.add_argument("--selector", help="the DKIM selector (default: DKIM_SELECTOR or mail)")
     # The key may not exist yet although DKIM_PRIVATE_KEY_FILE already names it.
     keygen.set_defaults(run=cmd_dkim_keygen, ignores_key_file=True)
@@ -26,8 +30,12 @@ def add_commands(commands) -> None:
         "dns", help="print the SPF, DKIM and DMARC records to publish (--check: look them up)"
     )
     dns.add_argument("--check", action="store_true", help="look the records up and compare")
-    dns.add_argument("--server", help="DNS server to ask, HOST or HOST:PORT (default: the system's)")
-    dns.add_argument("--timeout", type=float, default=5.0, help="seconds for each lookup (default 5)")
+    dns.add_argument(
+        "--server", help="DNS server to ask, HOST or HOST:PORT (default: the system's)"
+    )
+    dns.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds for each lookup (default 5)"
+    )
     dns.set_defaults(run=cmd_dns)
 
 
@@ -44,14 +52,18 @@ def cmd_dkim_keygen(settings, args) -> int:
     try:
         key = write_new_key(args.path, args.type)
     except FileExistsError:
-        print(f"dinky-mail: {args.path} exists: it is never overwritten (move it away first)",
-              file=sys.stderr)
+        print(
+            f"dinky-mail: {args.path} exists: it is never overwritten (move it away first)",
+            file=sys.stderr,
+        )
         return 1
     record = dns_records.dkim_record(dataclasses.replace(settings, dkim_selector=selector), key)
     print(f"; wrote a new {args.type} key to {args.path} (mode 600); publish this record:")
     print(record.zone_line())
-    print(f"; then set DKIM_PRIVATE_KEY_FILE={args.path} DKIM_SELECTOR={selector}"
-          f" (DKIM_DOMAIN={settings.dkim_domain}); `dinky-mail dns --check` says when it is live")
+    print(
+        f"; then set DKIM_PRIVATE_KEY_FILE={args.path} DKIM_SELECTOR={selector}"
+        f" (DKIM_DOMAIN={settings.dkim_domain}); `dinky-mail dns --check` says when it is live"
+    )
     return 0
 
 
@@ -67,6 +79,8 @@ def cmd_dns(settings, args) -> int:
     lines, good = dns_records.check(settings, resolver)
     print("\n".join(lines))
     if not good:
-        print("; publish what is missing or differs as `dinky-mail dns` prints it "
-              "(DNS changes can take up to the record's TTL to be seen)")
+        print(
+            "; publish what is missing or differs as `dinky-mail dns` prints it "
+            "(DNS changes can take up to the record's TTL to be seen)"
+        )
     return 0 if good else 1

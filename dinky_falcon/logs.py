@@ -5,7 +5,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .config.settings import Settings
 
@@ -41,9 +41,7 @@ class JsonLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -118,8 +116,9 @@ class _Batched(logging.Handler):
         self.lines: list[str] = []
         self.closing = False
         self.changed = threading.Condition(self.lock)
-        self.writer = threading.Thread(target=self._write_batches, name="dinky-falcon-log",
-                                       daemon=True)
+        self.writer = threading.Thread(
+            target=self._write_batches, name="dinky-falcon-log", daemon=True
+        )
         self.writer.start()
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held

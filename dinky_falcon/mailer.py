@@ -68,7 +68,9 @@ class Mailer:
         self.observers = [log_message]
 
     @classmethod
-    def from_settings(cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options):
+    def from_settings(
+        cls, settings: Settings, pm: pluggy.PluginManager | None = None, **builder_options
+    ):
         pm = pm or make_plugin_manager(settings)
         builder = MessageBuilder(
             parse_mailbox(settings.default_from), settings.mail_domain, **builder_options
@@ -107,10 +109,18 @@ class Mailer:
         message, envelope = self.builder.build(request)
 
         def report(outcome: str, transport: str | None = None, queue_id: str | None = None):
-            self.report(MessageEvent(
-                outcome, message_id(message), transport, len(envelope.recipients),
-                time.perf_counter() - started, queue_id, key=key, form=form,
-            ))
+            self.report(
+                MessageEvent(
+                    outcome,
+                    message_id(message),
+                    transport,
+                    len(envelope.recipients),
+                    time.perf_counter() - started,
+                    queue_id,
+                    key=key,
+                    form=form,
+                )
+            )
 
         if check is not None:
             try:
@@ -204,7 +214,9 @@ class Mailer:
                 continue
             except Exception:
                 log.exception("transport %s: check() failed unexpectedly", name)
-                report.append({"name": name, "ready": False, "details": "check failed; see the log"})
+                report.append(
+                    {"name": name, "ready": False, "details": "check failed; see the log"}
+                )
                 continue
             report.append({"name": name, "ready": True, "details": details or "ok"})
         return report

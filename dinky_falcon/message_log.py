@@ -75,6 +75,10 @@ def replayed(answer, request, **caller) -> MessageEvent:
     recipients = len(request.to) + len(request.cc) + len(request.bcc)
     body = answer.body
     return MessageEvent(
-        "duplicate", body.get("id"), body.get("transport"), recipients,
-        queue_id=body.get("queue_id"), **caller,
+        "duplicate",
+        body.get("id"),
+        body.get("transport"),
+        recipients,
+        queue_id=body.get("queue_id"),
+        **caller,
     )

@@ -145,7 +145,9 @@ def build_transports(
     for name in settings.transport_names:
         if name not in registry:
             available = ", ".join(sorted(registry)) or "none"
-            raise ConfigError(f"MAIL_TRANSPORT: no transport named {name!r} (available: {available})")
+            raise ConfigError(
+                f"MAIL_TRANSPORT: no transport named {name!r} (available: {available})"
+            )
         chosen.append((name, registry[name].factory(settings)))
     return chosen
 

@@ -59,8 +59,14 @@ def create_server(settings: Settings, app, host: str, port: int, threads: int):
     dispatcher.set_thread_count(threads)
     listeners: dict = {}
     servers = [
-        _Server(app, listeners, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo,
-                receive_timeout=settings.receive_timeout)
+        _Server(
+            app,
+            listeners,
+            dispatcher=dispatcher,
+            adj=adj,
+            sockinfo=sockinfo,
+            receive_timeout=settings.receive_timeout,
+        )
         for sockinfo in adj.listen
     ]
     if len(servers) == 1:
@@ -148,13 +154,19 @@ def _serve(settings: Settings, host: str, port: int, threads: int) -> None:
         signal.signal(signal.SIGTERM, _stop)
         log.info(
             "listening on http://%s:%s with %d threads, up to %d connections, transport %s",
-            host, server.effective_port, threads, server.adj.connection_limit,
+            host,
+            server.effective_port,
+            threads,
+            server.adj.connection_limit,
             mailer.transport_name,
         )
         if outbox_enabled(settings):
             shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-            log.info("outbox: http://%s:%s/outbox shows the mail as it arrives",
-                     shown, server.effective_port)
+            log.info(
+                "outbox: http://%s:%s/outbox shows the mail as it arrives",
+                shown,
+                server.effective_port,
+            )
         server.run()  # returns after SystemExit or KeyboardInterrupt (waits 5 s for workers)
         _finish_requests_in_flight(server.task_dispatcher, settings.send_deadline)
         log.info("stopped")

@@ -23,8 +23,9 @@ def attached_networks() -> list[ipaddress.IPv4Network]:
             fields = line.split()
             destination, gateway, mask = (struct.pack("<L", int(fields[i], 16)) for i in (1, 2, 7))
             if fields[0] != "lo" and gateway == bytes(4) and mask != bytes(4):
-                networks.append(ipaddress.IPv4Network(
-                    (socket.inet_ntoa(destination), socket.inet_ntoa(mask))))
+                networks.append(
+                    ipaddress.IPv4Network((socket.inet_ntoa(destination), socket.inet_ntoa(mask)))
+                )
     return networks
 
 
@@ -40,12 +41,17 @@ def main() -> None:
             found = ",".join(str(network) for network in traefik_networks(mail_host))
         except OSError as exc:
             found = ""
-            print(f"mail-api: {mail_host} not found ({exc}): X-Forwarded-For is not believed",
-                  file=sys.stderr)
+            print(
+                f"mail-api: {mail_host} not found ({exc}): X-Forwarded-For is not believed",
+                file=sys.stderr,
+            )
         if found:
             os.environ["TRUSTED_PROXIES"] = found
-            print(f"mail-api: TRUSTED_PROXIES={found} (Traefik's network; set it in .env to choose)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"mail-api: TRUSTED_PROXIES={found} (Traefik's network; set it in .env to choose)",
+                file=sys.stderr,
+                flush=True,
+            )
     command = sys.argv[1:] or ["dinky-mail", "serve"]
     os.execvp(command[0], command)
 

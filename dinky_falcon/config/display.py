@@ -10,12 +10,25 @@ from ..redact import redact_url
 # Built-in transports that deliver nothing: every other one sends real mail.
 SINKS = frozenset({"file", "memory"})
 SECRETS = frozenset(
-    {"smtp_relay_password", "api_keys", "rate_limit_storage", "idempotency_store", "forms_secret",
-     "metrics_token"}
+    {
+        "smtp_relay_password",
+        "api_keys",
+        "rate_limit_storage",
+        "idempotency_store",
+        "forms_secret",
+        "metrics_token",
+    }
 )
 # Not variables, or shown otherwise (each form by its own variables: Settings.redacted).
 NOT_SHOWN = frozenset(
-    {"environ", "warnings", "forms", "rate_limit_items", "rate_limit_per_key_items", "trusted_networks"}
+    {
+        "environ",
+        "warnings",
+        "forms",
+        "rate_limit_items",
+        "rate_limit_per_key_items",
+        "trusted_networks",
+    }
 )
 
 

@@ -22,7 +22,9 @@ def own_domain_settings(reader, mail_domain: str) -> dict:
         reader.parsed("DKIM_PRIVATE_KEY_FILE", load_key, key_file)  # read again by the Mailer
     selector = reader.text("DKIM_SELECTOR", DEFAULT_SELECTOR).lower()
     if not _DNS_NAME.fullmatch(selector):
-        raise ConfigError(f"DKIM_SELECTOR={selector!r} is not a DNS name (letters, digits, - and .)")
+        raise ConfigError(
+            f"DKIM_SELECTOR={selector!r} is not a DNS name (letters, digits, - and .)"
+        )
     bounce = reader.text("BOUNCE_ADDRESS")
     if bounce:
         address = reader.parsed("BOUNCE_ADDRESS", parse_mailbox, bounce)

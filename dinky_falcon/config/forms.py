@@ -26,8 +26,17 @@ _SETTING = re.compile(
     r"FORM_(?P<form>[A-Z0-9_]+?)_(?P<key>TO|SUBJECT|ERROR_REDIRECT|REDIRECT|FIELDS|EMAIL_FIELD"
     r"|HONEYPOT|ATTACHMENTS|MIN_SECONDS)"
 )
-KEYS = ("to", "subject", "redirect", "error_redirect", "fields", "email_field", "honeypot",
-        "attachments", "min_seconds")
+KEYS = (
+    "to",
+    "subject",
+    "redirect",
+    "error_redirect",
+    "fields",
+    "email_field",
+    "honeypot",
+    "attachments",
+    "min_seconds",
+)
 _REDIRECT = re.compile(r"https?://[^/\s?#]+(?:[/?#]\S*)?|/(?!/)\S*", re.IGNORECASE)
 DEFAULT_SUBJECT = "New submission to the {form} form"
 MAX_FIELD_NAME = 100

@@ -51,8 +51,11 @@ class Reader:
         except ValueError:
             number = None
         # nan compares false with everything, so it would pass both bounds: refused first.
-        if number is None or not math.isfinite(number) or number < low or (
-            high is not None and number > high
+        if (
+            number is None
+            or not math.isfinite(number)
+            or number < low
+            or (high is not None and number > high)
         ):
             bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
             article = "a whole number" if kind is int else "a number"

@@ -197,7 +197,9 @@ class _Reader(Reader):
 
     def abuse_protection(self, environment: str) -> dict:
         rate_limit = self.text("RATE_LIMIT", DEFAULT_RATE_LIMIT[environment])
-        rate_limit_per_key = self.text("RATE_LIMIT_PER_KEY", DEFAULT_RATE_LIMIT_PER_KEY[environment])
+        rate_limit_per_key = self.text(
+            "RATE_LIMIT_PER_KEY", DEFAULT_RATE_LIMIT_PER_KEY[environment]
+        )
         trusted_proxies = self.words("TRUSTED_PROXIES")
         values = dict(
             api_keys=self.api_keys(),
@@ -270,7 +272,9 @@ class _Reader(Reader):
             host=self.text("HOST", DEFAULT_HOST[environment]),
             port=self.port("PORT", Settings.port),
             threads=self.number("THREADS", Settings.threads, int, 1, 256),
-            allowed_hosts=self.parsed("ALLOWED_HOSTS", parse_allowed_hosts, self.words("ALLOWED_HOSTS")),
+            allowed_hosts=self.parsed(
+                "ALLOWED_HOSTS", parse_allowed_hosts, self.words("ALLOWED_HOSTS")
+            ),
             max_body_size=self.number("MAX_BODY_SIZE", Settings.max_body_size, int, 1024),
             max_recipients=self.number("MAX_RECIPIENTS", Settings.max_recipients, int, 1, 1000),
             max_attachment_bytes=self.number(
@@ -284,7 +288,9 @@ class _Reader(Reader):
             plugins_dir=Path(plugins_dir) if plugins_dir else None,
             disabled_plugins=self.words("DISABLED_PLUGINS"),
             trace_plugins=self.boolean("TRACE_PLUGINS", False),
-            log_level=self.choice("LOG_LEVEL", "info", {"debug", "info", "warning", "error"}).upper(),
+            log_level=self.choice(
+                "LOG_LEVEL", "info", {"debug", "info", "warning", "error"}
+            ).upper(),
             log_format=self.choice("LOG_FORMAT", "text", {"text", "json"}),
             metrics_token=self.text("METRICS_TOKEN"),
             outbox_ui=self.boolean("OUTBOX_UI", False),

@@ -49,10 +49,15 @@ def _malformed(details: str) -> ApiError:
 def _urlencoded(raw: bytes) -> Submission:
     try:
         text = raw.decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS,
-                          encoding="utf-8", errors="strict")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            encoding="utf-8",
+            errors="strict",
+        )
     except UnicodeDecodeError:
-        raise _malformed("The form is not UTF-8: add accept-charset=\"utf-8\" to it.") from None
+        raise _malformed('The form is not UTF-8: add accept-charset="utf-8" to it.') from None
     except ValueError:
         raise _malformed(f"The form has more than {MAX_FIELDS} fields.") from None
     return Submission(pairs, [])
@@ -82,8 +87,9 @@ def _json(document) -> Submission:
     for name, value in document.items():
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(item, str) for item in values):
-            raise ApiError(falcon.HTTP_422, "Validation failed",
-                           {name: ["A string or a list of strings."]})
+            raise ApiError(
+                falcon.HTTP_422, "Validation failed", {name: ["A string or a list of strings."]}
+            )
         pairs += [(name, item) for item in values]
     if len(pairs) > MAX_FIELDS:
         raise _malformed(f"The form has more than {MAX_FIELDS} fields.")

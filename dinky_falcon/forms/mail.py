@@ -92,10 +92,13 @@ def _subject_errors(form: Form, submission: Submission, errors: dict) -> None:
     # package decodes it when the Subject is set), so the visitor is asked to correct it.
     for field in _PLACEHOLDER.findall(form.subject):
         if field != "form" and has_unsafe_header_chars(_subject_value(submission, field)):
-            errors.setdefault(field, [
-                "Must not contain an encoded word (=?...?=) that hides a line break "
-                "or control character."
-            ])
+            errors.setdefault(
+                field,
+                [
+                    "Must not contain an encoded word (=?...?=) that hides a line break "
+                    "or control character."
+                ],
+            )
 
 
 def _subject(form: Form, submission: Submission) -> str:
@@ -150,10 +153,9 @@ def build_request(form: Form, submission: Submission, max_attachment_bytes: int)
 
 def submission_fingerprint(form: Form, client: str, submission: Submission) -> str:
     """Equal for the same form, client, fields and files: a resubmission is sent once."""
-    files = [(u.field, u.filename, hashlib.sha256(u.content).hexdigest())
-             for u in submission.uploads]
+    files = [
+        (u.field, u.filename, hashlib.sha256(u.content).hexdigest()) for u in submission.uploads
+    ]
     fields = [pair for pair in submission.fields if pair[0] not in (NEXT_FIELD, TOKEN_FIELD)]
     document = [form.name, client, fields, files]
     return hashlib.sha256(json.dumps(document).encode()).hexdigest()
-
-

@@ -124,12 +124,15 @@ class FormResource:
         submission = read_submission(req, self.settings.max_body_size)
         if submission.first(form.honeypot):
             log.warning(
-                "form %s: honeypot %r filled from %s; nothing sent", form.name, form.honeypot, client
+                "form %s: honeypot %r filled from %s; nothing sent",
+                form.name,
+                form.honeypot,
+                client,
             )
             answer = Answer(200, self.pretend_sent())
-            self.mailer.report(MessageEvent(
-                "honeypot", answer.body["id"], None, len(form.to), form=form.name
-            ))
+            self.mailer.report(
+                MessageEvent("honeypot", answer.body["id"], None, len(form.to), form=form.name)
+            )
         else:
             token = submission.first(TOKEN_FIELD)
             self.check_token(form, token)
@@ -221,7 +224,9 @@ class FormResource:
                 log.warning("form %s: _next %r is outside ALLOWED_HOSTS", form.name, next_url)
             resp.location = form.redirect or f"/forms/{form.name}/thanks"
 
-    def error_page(self, req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    def error_page(
+        self, req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError
+    ) -> None:
         """A browser's error answer (web/errors.py's ErrorSerializer): a redirect to the form's
         error page, or a page saying what went wrong."""
         form = self.forms.get(req.path.split("/")[2])

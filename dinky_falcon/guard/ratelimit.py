@@ -87,7 +87,9 @@ class RateLimiter:
         for window, key in zip(windows, keys, strict=True):
             # Another thread or replica may have taken the last hit meanwhile: hit() decides.
             allowed = self.strategy.hit(*key)
-            counted.append(replace(window, remaining=max(0, window.remaining - 1), exceeded=not allowed))
+            counted.append(
+                replace(window, remaining=max(0, window.remaining - 1), exceeded=not allowed)
+            )
         return counted
 
 

@@ -40,9 +40,24 @@ from .redis_store import RedisStore
 from .sqlite_store import SqliteStore
 
 __all__ = [
-    "IN_PROGRESS_LEASE", "LAPSED", "MAX_KEY_LENGTH", "OUTCOME_UNKNOWN", "Answer", "Claim",
-    "Outcome", "RedisStore", "SqliteStore", "StoreUnavailable", "fingerprint", "forget",
-    "open_store", "remember", "send_once", "sent_answer", "sent_body", "unknown_outcome",
+    "IN_PROGRESS_LEASE",
+    "LAPSED",
+    "MAX_KEY_LENGTH",
+    "OUTCOME_UNKNOWN",
+    "Answer",
+    "Claim",
+    "Outcome",
+    "RedisStore",
+    "SqliteStore",
+    "StoreUnavailable",
+    "fingerprint",
+    "forget",
+    "open_store",
+    "remember",
+    "send_once",
+    "sent_answer",
+    "sent_body",
+    "unknown_outcome",
 ]
 
 

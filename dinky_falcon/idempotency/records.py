@@ -91,8 +91,10 @@ def remember(store, key: str, fp: str, answer: Answer) -> None:
             return
         except StoreUnavailable:
             if pause is None:
-                log.exception("the idempotency store failed after the send; the key's claim "
-                              "will answer 'outcome unknown' after its lease")
+                log.exception(
+                    "the idempotency store failed after the send; the key's claim "
+                    "will answer 'outcome unknown' after its lease"
+                )
                 return
             time.sleep(pause)
 

@@ -29,8 +29,13 @@ class RedisStore:
 
     PREFIX = "dinky-falcon:idempotency:"
 
-    def __init__(self, url: str, ttl: int, lease: int = IN_PROGRESS_LEASE,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        url: str,
+        ttl: int,
+        lease: int = IN_PROGRESS_LEASE,
+        clock: Callable[[], float] = time.time,
+    ):
         try:
             import redis
         except ImportError:
@@ -61,7 +66,9 @@ class RedisStore:
         name = self.PREFIX + key
         for _ in range(3):  # the record may expire between SET NX and GET
             pending = json.dumps({"fingerprint": fp, "lease_until": self.clock() + self.lease})
-            if self._call(lambda p=pending: self.client.set(name, p, nx=True, ex=self.lease + self.ttl)):
+            if self._call(
+                lambda p=pending: self.client.set(name, p, nx=True, ex=self.lease + self.ttl)
+            ):
                 return Claim(Outcome.STARTED)
             raw = self._call(lambda: self.client.get(name))
             if raw is not None:

@@ -17,7 +17,13 @@ from .records import IN_PROGRESS_LEASE, LAPSED, Answer, Claim, Outcome, StoreUna
 class SqliteStore:
     """One table in ``<DATA_DIR>/idempotency.sqlite3``; one connection per thread."""
 
-    def __init__(self, path: Path, ttl: int, lease: int = IN_PROGRESS_LEASE, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        path: Path,
+        ttl: int,
+        lease: int = IN_PROGRESS_LEASE,
+        clock: Callable[[], float] = time.time,
+    ):
         self.path, self.ttl, self.lease, self.clock = path, ttl, lease, clock
         self.location = str(path)  # what /health/ready names
         self._local = threading.local()
@@ -31,9 +37,13 @@ class SqliteStore:
                     "CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY,"
                     " fingerprint TEXT NOT NULL, status INTEGER, body TEXT, expires REAL NOT NULL)"
                 )
-                db.execute("CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires)")
+                db.execute(
+                    "CREATE INDEX IF NOT EXISTS idempotency_expires ON idempotency (expires)"
+                )
         except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"DATA_DIR={str(path.parent)!r}: cannot keep idempotency keys there ({exc})") from None
+            raise ConfigError(
+                f"DATA_DIR={str(path.parent)!r}: cannot keep idempotency keys there ({exc})"
+            ) from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)

@@ -32,8 +32,18 @@ MIN_RSA_BITS = 1024  # RFC 8301: verifiers refuse smaller keys
 # Signed when present (RFC 6376 §5.4.1), each as often as it appears; From once more, so that
 # nobody can add a second From the signature would not cover ("over-signing").
 SIGNED_HEADERS = (
-    "from", "to", "cc", "subject", "date", "message-id", "reply-to", "mime-version",
-    "content-type", "in-reply-to", "references", "list-unsubscribe",
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "reply-to",
+    "mime-version",
+    "content-type",
+    "in-reply-to",
+    "references",
+    "list-unsubscribe",
 )
 
 
@@ -57,7 +67,11 @@ class SigningKey:
 
 def generate_key_pem(kind: str) -> bytes:
     """A new private key, PKCS#8 PEM (what ``openssl genpkey`` writes)."""
-    key = rsa.generate_private_key(65537, RSA_BITS) if kind == "rsa" else ed25519.Ed25519PrivateKey.generate()
+    key = (
+        rsa.generate_private_key(65537, RSA_BITS)
+        if kind == "rsa"
+        else ed25519.Ed25519PrivateKey.generate()
+    )
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -85,7 +99,9 @@ def signing_key(pem: bytes) -> SigningKey:
         return SigningKey("rsa", private, base64.b64encode(public).decode())
     if isinstance(key, ed25519.Ed25519PrivateKey):
         seed = key.private_bytes(
-            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
         )
         public = key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -152,7 +168,10 @@ class DkimSigner:
         headers = [name for name in SIGNED_HEADERS for _ in range(present.count(name))]
         headers.append("from")
         signature = dkim.sign(
-            data, self.selector, self.domain.encode("ascii"), self.key.private,
+            data,
+            self.selector,
+            self.domain.encode("ascii"),
+            self.key.private,
             canonicalize=(b"relaxed", b"relaxed"),
             signature_algorithm=self.key.algorithm,
             include_headers=[name.encode("ascii") for name in headers],
@@ -172,7 +191,9 @@ class DkimSigner:
         else:
             log.warning(
                 "DKIM: mail from %s is not signed: DKIM_DOMAIN is %s, and only that domain "
-                "and its subdomains can be signed for (said once per domain)", domain, self.domain,
+                "and its subdomains can be signed for (said once per domain)",
+                domain,
+                self.domain,
             )
 
 

@@ -105,14 +105,20 @@ class MessageBuilder:
         for field, text in _header_texts(request, sender):
             if has_unsafe_header_chars(text):
                 raise UnsafeHeader(
-                    field, "Must not contain line breaks or control characters, "
-                    "nor an RFC 2047 encoded word hiding one."
+                    field,
+                    "Must not contain line breaks or control characters, "
+                    "nor an RFC 2047 encoded word hiding one.",
                 )
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
-        message = BuiltMessage(policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY)
+        message = BuiltMessage(
+            policy=UTF8_POLICY if any(map(needs_smtputf8, shown)) else ASCII_POLICY
+        )
         for name, addresses in (
-            ("From", (sender,)), ("To", request.to), ("Cc", request.cc), ("Reply-To", request.reply_to)
+            ("From", (sender,)),
+            ("To", request.to),
+            ("Cc", request.cc),
+            ("Reply-To", request.reply_to),
         ):
             if addresses:
                 message.set_raw(name, format_address_list(addresses))
@@ -197,9 +203,10 @@ def _attach(add: Callable, attachment: Attachment, **options) -> None:
     if not attachment.filename.isascii():
         part = add.__self__.get_payload()[-1]
         del part["Content-Type"]
-        part.set_raw("Content-Type", attachment_content_type(
-            attachment.content_type, charset, attachment.filename
-        ))
+        part.set_raw(
+            "Content-Type",
+            attachment_content_type(attachment.content_type, charset, attachment.filename),
+        )
 
 
 def _is_utf8(content: bytes) -> bool:

@@ -111,7 +111,7 @@ def _write_durably(path: str, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:  # one write, unless the disk is nearly full
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     except BaseException:
         os.close(fd)

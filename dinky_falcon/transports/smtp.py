@@ -53,15 +53,18 @@ class SmtpTransport:
         self.endpoint = endpoint
         self.pool = SmtpPool(
             lambda deadline: open_connection(endpoint, deadline=deadline),
-            pool_size, endpoint.timeout, idle_seconds, reuse,
+            pool_size,
+            endpoint.timeout,
+            idle_seconds,
+            reuse,
         )
 
     def send(self, message, envelope) -> Accepted:
         data = message.as_bytes()  # flattened once; a reconnect resends the same bytes
         smtputf8 = getattr(envelope, "smtputf8", False)
-        reply = reply_text(self._run(
-            lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8)
-        ))
+        reply = reply_text(
+            self._run(lambda c: _transact(c, envelope.sender, envelope.recipients, data, smtputf8))
+        )
         return Accepted(reply, queue_id(reply))
 
     def check(self) -> str:
@@ -100,5 +103,3 @@ class SmtpTransport:
                 return self.pool.run(work, deadline)
             except (smtplib.SMTPException, OSError) as exc:
                 raise explain(exc, self.endpoint, deadline) from exc
-
-

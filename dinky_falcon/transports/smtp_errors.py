@@ -41,7 +41,9 @@ def _transient(code: int) -> bool:
     return 400 <= code < 500
 
 
-def explain(exc: BaseException, endpoint: Endpoint, deadline: Deadline | None = None) -> TransportError:
+def explain(
+    exc: BaseException, endpoint: Endpoint, deadline: Deadline | None = None
+) -> TransportError:
     """What went wrong talking to ``endpoint``, in words that say what to do; never a secret.
 
     OutcomeUnknown when the whole message was written and the reply was lost (ReplyLost).
@@ -105,9 +107,11 @@ def _sender_refused(exc, endpoint, where, host_var, port_var):
 
 def _replied(words: str):
     """An SMTP reply the session could not pass: ``where words: reply``, temporary on 4xx."""
+
     def advice(exc, endpoint, where, host_var, port_var):
         reply = _reply(exc.smtp_code, exc.smtp_error)
         return f"{where} {words}: {reply}.", _transient(exc.smtp_code)
+
     return advice
 
 
@@ -121,12 +125,18 @@ def _disconnected(exc, endpoint, where, host_var, port_var):
 
 def _fixed(template: str, temporary: bool):
     """Advice that needs no reply: ``template`` formatted with the endpoint's names."""
+
     def advice(exc, endpoint, where, host_var, port_var):
         text = template.format(
-            where=where, host_var=host_var, port_var=port_var, host=endpoint.host,
-            timeout=endpoint.timeout, exc=exc,
+            where=where,
+            host_var=host_var,
+            port_var=port_var,
+            host=endpoint.host,
+            timeout=endpoint.timeout,
+            exc=exc,
         )
         return text, temporary
+
     return advice
 
 
@@ -137,40 +147,94 @@ ADVICE = (
     (smtplib.SMTPSenderRefused, _sender_refused),
     ((smtplib.SMTPConnectError, smtplib.SMTPHeloError), _replied("turned the session away")),
     (smtplib.SMTPResponseException, _replied("refused the message")),
-    (StartTlsMissing, _fixed(
-        "{where} does not offer STARTTLS, which USE_TLS=yes requires: check {port_var} "
-        "(587 for STARTTLS, 465 for implicit TLS).", True)),
-    (SmtpUtf8Missing, _fixed(
-        "{where} does not offer SMTPUTF8, which an address with a non-ASCII local part "
-        "needs: use an ASCII address, or a relay that supports SMTPUTF8.", False)),
-    (smtplib.SMTPNotSupportedError, _fixed(
-        "{where} offers no authentication: check {host_var} and {port_var}; a server "
-        "that offers AUTH only over TLS needs USE_TLS=yes.", False)),
-    (ReplyLost, _fixed(
-        "the connection to {where} was lost (or its reply took over SMTP_TIMEOUT) after "
-        "the whole message was sent: the server may have queued it; look for its "
-        "Message-ID before sending it again.", False)),
+    (
+        StartTlsMissing,
+        _fixed(
+            "{where} does not offer STARTTLS, which USE_TLS=yes requires: check {port_var} "
+            "(587 for STARTTLS, 465 for implicit TLS).",
+            True,
+        ),
+    ),
+    (
+        SmtpUtf8Missing,
+        _fixed(
+            "{where} does not offer SMTPUTF8, which an address with a non-ASCII local part "
+            "needs: use an ASCII address, or a relay that supports SMTPUTF8.",
+            False,
+        ),
+    ),
+    (
+        smtplib.SMTPNotSupportedError,
+        _fixed(
+            "{where} offers no authentication: check {host_var} and {port_var}; a server "
+            "that offers AUTH only over TLS needs USE_TLS=yes.",
+            False,
+        ),
+    ),
+    (
+        ReplyLost,
+        _fixed(
+            "the connection to {where} was lost (or its reply took over SMTP_TIMEOUT) after "
+            "the whole message was sent: the server may have queued it; look for its "
+            "Message-ID before sending it again.",
+            False,
+        ),
+    ),
     (smtplib.SMTPServerDisconnected, _disconnected),
-    (ssl.SSLCertVerificationError, _fixed(
-        "the TLS certificate of {where} could not be verified ({exc.verify_message}): "
-        "add its CA to the system trust store (or point SSL_CERT_FILE at it), or set "
-        "TLS_VERIFY=no to encrypt without verifying.", True)),
-    (ssl.SSLError, lambda exc, endpoint, where, host_var, port_var: (
-        f"TLS with {where} failed ({exc.reason or exc}): check {port_var} (587 for "
-        "STARTTLS, 465 for implicit TLS) and USE_TLS.", True)),
-    (ResolutionTimeout, _fixed(
-        "the host name {host} could not be resolved within {timeout:g} s "
-        "(SMTP_TIMEOUT): check {host_var} and that the DNS resolver answers.", True)),
-    (socket.gaierror, _fixed(
-        "the host name {host} could not be resolved ({exc.strerror}): check {host_var}.", True)),
-    (ConnectionRefusedError, _fixed(
-        "{where} refused the connection: is the SMTP server running, and are {host_var} "
-        "and {port_var} right?", True)),
-    (TimeoutError, _fixed(
-        "{where} did not answer within {timeout:g} s (SMTP_TIMEOUT): check that "
-        "the host is up and that no firewall drops {port_var}.", True)),
-    (OSError, lambda exc, endpoint, where, host_var, port_var: (
-        f"the connection to {where} failed ({exc.strerror or exc}); retry later.", True)),
+    (
+        ssl.SSLCertVerificationError,
+        _fixed(
+            "the TLS certificate of {where} could not be verified ({exc.verify_message}): "
+            "add its CA to the system trust store (or point SSL_CERT_FILE at it), or set "
+            "TLS_VERIFY=no to encrypt without verifying.",
+            True,
+        ),
+    ),
+    (
+        ssl.SSLError,
+        lambda exc, endpoint, where, host_var, port_var: (
+            f"TLS with {where} failed ({exc.reason or exc}): check {port_var} (587 for "
+            "STARTTLS, 465 for implicit TLS) and USE_TLS.",
+            True,
+        ),
+    ),
+    (
+        ResolutionTimeout,
+        _fixed(
+            "the host name {host} could not be resolved within {timeout:g} s "
+            "(SMTP_TIMEOUT): check {host_var} and that the DNS resolver answers.",
+            True,
+        ),
+    ),
+    (
+        socket.gaierror,
+        _fixed(
+            "the host name {host} could not be resolved ({exc.strerror}): check {host_var}.", True
+        ),
+    ),
+    (
+        ConnectionRefusedError,
+        _fixed(
+            "{where} refused the connection: is the SMTP server running, and are {host_var} "
+            "and {port_var} right?",
+            True,
+        ),
+    ),
+    (
+        TimeoutError,
+        _fixed(
+            "{where} did not answer within {timeout:g} s (SMTP_TIMEOUT): check that "
+            "the host is up and that no firewall drops {port_var}.",
+            True,
+        ),
+    ),
+    (
+        OSError,
+        lambda exc, endpoint, where, host_var, port_var: (
+            f"the connection to {where} failed ({exc.strerror or exc}); retry later.",
+            True,
+        ),
+    ),
 )
 
 

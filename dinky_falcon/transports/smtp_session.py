@@ -60,7 +60,9 @@ def open_connection(
     try:
         connection.ehlo_or_helo_if_needed()
         server_name = reply_text(connection.ehlo_resp or connection.helo_resp).split(" ")[0]
-        report(f"SMTP: {endpoint.where} answers as {server_name}, EHLO as {endpoint.local_hostname}")
+        report(
+            f"SMTP: {endpoint.where} answers as {server_name}, EHLO as {endpoint.local_hostname}"
+        )
         if endpoint.tls == IMPLICIT:
             report(f"TLS: implicit, {_tls_summary(connection, endpoint)}")
         elif endpoint.tls == STARTTLS or (
@@ -89,7 +91,9 @@ def _tls_summary(connection: smtplib.SMTP, endpoint: Endpoint) -> str:
     return f"{version}, certificate NOT verified (TLS_VERIFY=no)"
 
 
-def _transact(connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False) -> bytes:
+def _transact(
+    connection: smtplib.SMTP, sender: str, recipients, data: bytes, smtputf8=False
+) -> bytes:
     """One mail transaction with the prebuilt bytes, all recipients or none.
 
     smtplib's sendmail() would deliver to the accepted recipients and only report the
@@ -122,8 +126,9 @@ def _mail_from(sender: str, options) -> str:
     return f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(f' {o}' for o in options)}\r\n"
 
 
-def _transact_in_one_write(connection: smtplib.SMTP, sender: str, recipient: str, data: bytes,
-                           options) -> bytes:
+def _transact_in_one_write(
+    connection: smtplib.SMTP, sender: str, recipient: str, data: bytes, options
+) -> bytes:
     """MAIL, RCPT and ``BDAT <size> LAST`` with the message after it, in one write (RFC 3030
     with RFC 2920), then the three replies.
 
@@ -166,14 +171,17 @@ def _hung_up(connection: smtplib.SMTP) -> bool:
     return bool(waiting.poll(0))
 
 
-def _transact_with_data(connection: smtplib.SMTP, sender: str, recipients, data: bytes,
-                        options) -> bytes:
+def _transact_with_data(
+    connection: smtplib.SMTP, sender: str, recipients, data: bytes, options
+) -> bytes:
     """The envelope (pipelined when the server offers it), DATA's 354, then the message."""
     if connection.has_extn("pipelining"):
         mail, rcpts, go_ahead = _envelope_pipelined(connection, sender, recipients, options)
     else:
         mail, rcpts, go_ahead = _envelope_stepwise(connection, sender, recipients, options)
-    refused = {r: reply for r, reply in zip(recipients, rcpts, strict=True) if reply[0] not in (250, 251)}
+    refused = {
+        r: reply for r, reply in zip(recipients, rcpts, strict=True) if reply[0] not in (250, 251)
+    }
     if go_ahead is not None and go_ahead[0] == 354 and (mail[0] != 250 or refused):
         # The server waits for the message, and a "." would deliver it to the recipients it
         # accepted. Hanging up is the only way out of DATA: the transaction is dropped.

@@ -81,5 +81,3 @@ def read_json(req: falcon.Request, limit: int):
             "is no character.",
         )
     return document
-
-

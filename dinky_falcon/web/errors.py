@@ -98,11 +98,15 @@ class TransportFailed:
         if operator_may_read(req, self.development):
             details = str(error)
         elif error.temporary:
-            details = ("The message could not be sent just now: please try again in a few "
-                       f"minutes, or contact us another way. Reference: {reference}.")
+            details = (
+                "The message could not be sent just now: please try again in a few "
+                f"minutes, or contact us another way. Reference: {reference}."
+            )
         else:
-            details = ("The message could not be sent: please contact us another way, "
-                       f"quoting the reference {reference}.")
+            details = (
+                "The message could not be sent: please contact us another way, "
+                f"quoting the reference {reference}."
+            )
         if error.temporary:
             raise ApiError(
                 falcon.HTTP_503,
@@ -142,24 +146,31 @@ def store_unavailable(req, resp, error: StoreUnavailable, params):
 
 def unexpected(req, resp, error: Exception, params):
     reference = new_reference()
-    log.error("unexpected error on %s %s (reference %s)", req.method, req.path, reference,
-              exc_info=error)
-    raise ApiError(falcon.HTTP_500, "Internal server error",
-                   f"The error was logged with the reference {reference}.", reference=reference)
+    log.error(
+        "unexpected error on %s %s (reference %s)", req.method, req.path, reference, exc_info=error
+    )
+    raise ApiError(
+        falcon.HTTP_500,
+        "Internal server error",
+        f"The error was logged with the reference {reference}.",
+        reference=reference,
+    )
 
 
 def plugin_failed(req, resp, error: PluginError, params):
     reference = new_reference()
-    log.error("%s on %s %s (reference %s)", error, req.method, req.path, reference,
-              exc_info=error)
+    log.error("%s on %s %s (reference %s)", error, req.method, req.path, reference, exc_info=error)
     raise ApiError(
-        falcon.HTTP_500, "Internal server error",
+        falcon.HTTP_500,
+        "Internal server error",
         f"A mail plugin failed; the error was logged with the reference {reference}.",
         reference=reference,
     )
 
 
-def add_error_handlers(app: falcon.App, development: bool = False, pages: dict | None = None) -> None:
+def add_error_handlers(
+    app: falcon.App, development: bool = False, pages: dict | None = None
+) -> None:
     """``development``: every caller of /send may read why a send failed (see the docstring);
     ``pages``: path prefix -> the renderer of its browsers' error pages (ErrorSerializer)."""
     app.set_error_serializer(ErrorSerializer(pages))

@@ -28,9 +28,7 @@ MAX_NAME_LENGTH = 200
 # test generator reading /openapi.json knows it too.
 SINGLE_LINE_PATTERN = r"^[^\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]*$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
-FILE_NAME_PATTERN = (
-    r"^(?!\s*\.{1,2}\s*$)(?=.*\S)[^/\\\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+$"
-)
+FILE_NAME_PATTERN = r"^(?!\s*\.{1,2}\s*$)(?=.*\S)[^/\\\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+$"
 
 
 def _any_case(name: str) -> str:
@@ -243,6 +241,8 @@ def leaf_type(value: str) -> None:
     # multipart/* and message/* parts need a structure that an attachment does not have.
     if value.lower().startswith(("multipart/", "message/")):
         raise ValidationError("multipart/* and message/* cannot be attached.")
+
+
 HEADER_NAME = re.compile(r"[!-9;-~]{1,76}", re.ASCII)  # printable ASCII but ':'
 
 # Besides X-*, the headers a sender may set. Everything else is either built by the service
@@ -250,9 +250,23 @@ HEADER_NAME = re.compile(r"[!-9;-~]{1,76}", re.ASCII)  # printable ASCII but ':'
 ALLOWED_HEADERS = frozenset(
     name.lower()
     for name in (
-        "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "List-Help", "List-Subscribe",
-        "List-Post", "List-Owner", "List-Archive", "In-Reply-To", "References", "Precedence",
-        "Auto-Submitted", "Organization", "Keywords", "Comments", "Importance", "Priority",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "List-Id",
+        "List-Help",
+        "List-Subscribe",
+        "List-Post",
+        "List-Owner",
+        "List-Archive",
+        "In-Reply-To",
+        "References",
+        "Precedence",
+        "Auto-Submitted",
+        "Organization",
+        "Keywords",
+        "Comments",
+        "Importance",
+        "Priority",
     )
 )
 RESERVED_X_HEADERS = frozenset({"x-tags"})  # set by the tags field

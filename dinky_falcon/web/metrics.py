@@ -39,32 +39,47 @@ class Metrics:
     def __init__(self, mailer, form_names=()):
         self.registry = registry = CollectorRegistry()
         self.messages = Counter(
-            "dinky_mail_messages", "Messages by transport and outcome (sent, refused, failed, "
-            "unknown).", ["transport", "outcome"], registry=registry,
+            "dinky_mail_messages",
+            "Messages by transport and outcome (sent, refused, failed, unknown).",
+            ["transport", "outcome"],
+            registry=registry,
         )
         self.send_seconds = Histogram(
-            "dinky_mail_send_seconds", "Time a send took, building the message included.",
-            ["transport"], buckets=SEND_BUCKETS, registry=registry,
+            "dinky_mail_send_seconds",
+            "Time a send took, building the message included.",
+            ["transport"],
+            buckets=SEND_BUCKETS,
+            registry=registry,
         )
         self.http_requests = Counter(
-            "dinky_mail_http_requests", "HTTP requests by route template and status.",
-            ["route", "status"], registry=registry,
+            "dinky_mail_http_requests",
+            "HTTP requests by route template and status.",
+            ["route", "status"],
+            registry=registry,
         )
         self.rate_limited = Counter(
-            "dinky_mail_rate_limited", "Requests refused by a rate limit (429).", ["route"],
+            "dinky_mail_rate_limited",
+            "Requests refused by a rate limit (429).",
+            ["route"],
             registry=registry,
         )
         self.duplicates = Counter(
-            "dinky_mail_duplicates", "Requests answered from the idempotency store, nothing "
-            "sent again (an Idempotency-Key replayed, a form submitted twice).", registry=registry,
+            "dinky_mail_duplicates",
+            "Requests answered from the idempotency store, nothing "
+            "sent again (an Idempotency-Key replayed, a form submitted twice).",
+            registry=registry,
         )
         self.honeypots = Counter(
-            "dinky_mail_honeypot", "Form submissions with the honeypot filled: nothing sent.",
-            ["form"], registry=registry,
+            "dinky_mail_honeypot",
+            "Form submissions with the honeypot filled: nothing sent.",
+            ["form"],
+            registry=registry,
         )
         self.form_submissions = Counter(
-            "dinky_mail_form_submissions", "POSTs to a configured form, whatever came of them.",
-            ["form"], registry=registry,
+            "dinky_mail_form_submissions",
+            "POSTs to a configured form, whatever came of them.",
+            ["form"],
+            registry=registry,
         )
         self.form_names = frozenset(form_names)
         registry.register(SmtpPools(mailer))
@@ -129,10 +144,16 @@ class SmtpPools:
     @staticmethod
     def _families():
         return [
-            GaugeMetricFamily("dinky_mail_smtp_connections_open", "SMTP connections open "
-                              "(in use, being opened, or idle), by transport.", labels=["transport"]),
-            GaugeMetricFamily("dinky_mail_smtp_connections_idle", "Open SMTP connections "
-                              "waiting in the pool for the next message.", labels=["transport"]),
+            GaugeMetricFamily(
+                "dinky_mail_smtp_connections_open",
+                "SMTP connections open (in use, being opened, or idle), by transport.",
+                labels=["transport"],
+            ),
+            GaugeMetricFamily(
+                "dinky_mail_smtp_connections_idle",
+                "Open SMTP connections waiting in the pool for the next message.",
+                labels=["transport"],
+            ),
         ]
 
 

@@ -45,7 +45,9 @@ SEND_RESPONSES = {
         },
     },
     **GUARD_RESPONSES,
-    "400": error_response("The body is not valid JSON, repeats a key, or escapes half a surrogate pair."),
+    "400": error_response(
+        "The body is not valid JSON, repeats a key, or escapes half a surrogate pair."
+    ),
     "403": error_response(
         "The sender, a recipient or the browser's Origin is not allowed, or a plugin refused "
         "the message."
@@ -58,7 +60,9 @@ SEND_RESPONSES = {
         "Idempotency-Key was used with another body."
     ),
     "502": error_response("The upstream refused the message for good."),
-    "503": error_response("The upstream or the idempotency store is unavailable: retry.", retry_after=True),
+    "503": error_response(
+        "The upstream or the idempotency store is unavailable: retry.", retry_after=True
+    ),
     "504": json_response(
         "Outcome unknown: the upstream had the message, its reply was lost. Do not retry "
         "blindly; the Idempotency-Key answers the same.",
@@ -81,7 +85,12 @@ CROSS_FIELD_RULES = [
     # An inline part (content_id) needs an HTML body.
     {
         "anyOf": [
-            {"not": {"required": ["attachments"], "properties": {"attachments": {"contains": {"required": ["content_id"]}}}}},
+            {
+                "not": {
+                    "required": ["attachments"],
+                    "properties": {"attachments": {"contains": {"required": ["content_id"]}}},
+                }
+            },
             HTML_STRING,
             {"allOf": [BODY_SEED, HTML_TRUE]},
         ]

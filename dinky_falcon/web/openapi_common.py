@@ -46,8 +46,11 @@ class ReadinessSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["ok", "degraded", "unavailable"]})
     transports = fields.List(fields.Nested(TransportReadinessSchema), required=True)
     stores = fields.List(
-        fields.Nested(TransportReadinessSchema), required=True,
-        metadata={"description": "the idempotency store: where it is (no password) and whether it answers"},
+        fields.Nested(TransportReadinessSchema),
+        required=True,
+        metadata={
+            "description": "the idempotency store: where it is (no password) and whether it answers"
+        },
     )
 
 

@@ -9,7 +9,9 @@ from .openapi_common import json_response
 
 
 class TokenSchema(Schema):
-    token = fields.String(required=True, metadata={"description": "a signed timestamp, good for one submission"})
+    token = fields.String(
+        required=True, metadata={"description": "a signed timestamp, good for one submission"}
+    )
     field = fields.String(required=True, metadata={"description": "the field to send it back in"})
     min_seconds = fields.Integer(required=True)
 
@@ -36,7 +38,12 @@ SEE_OTHER = {
 def add_form_paths(spec: APISpec, names: list[str]) -> None:
     """``/forms/{name}``: docs/forms.md says what each answer means."""
     spec.components.schema("FormToken", schema=TokenSchema)
-    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": names}}
+    name = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": names},
+    }
     text_fields = {"type": "object", "additionalProperties": {"type": "string"}}
     spec.path(
         path="/forms/{name}",
@@ -52,7 +59,10 @@ def add_form_paths(spec: APISpec, names: list[str]) -> None:
                             "schema": {
                                 "type": "object",
                                 "additionalProperties": {
-                                    "oneOf": [{"type": "string"}, {"type": "string", "format": "binary"}]
+                                    "oneOf": [
+                                        {"type": "string"},
+                                        {"type": "string", "format": "binary"},
+                                    ]
                                 },
                             }
                         },
@@ -74,19 +84,25 @@ def add_form_paths(spec: APISpec, names: list[str]) -> None:
                         "Sent (JSON, for a client that asks for JSON or posts it).", "SendResponse"
                     ),
                     "303": SEE_OTHER,
-                    **{code: json_or_html(text) for code, text in (
-                        ("400", "The body cannot be read as the content type it names."),
-                        ("403", "The browser's Origin is not in ALLOWED_HOSTS, or a plugin "
-                         "refused the submission."),
-                        ("404", "No form of this name."),
-                        ("409", "The same submission is still being sent."),
-                        ("413", "The body is over MAX_BODY_SIZE."),
-                        ("415", "Not a form, multipart or JSON body."),
-                        ("422", "A field is missing or wrong (details by field)."),
-                        ("429", "Over RATE_LIMIT for this form and client."),
-                        ("502", "The upstream refused the message for good."),
-                        ("503", "The upstream is unavailable: retry."),
-                    )},
+                    **{
+                        code: json_or_html(text)
+                        for code, text in (
+                            ("400", "The body cannot be read as the content type it names."),
+                            (
+                                "403",
+                                "The browser's Origin is not in ALLOWED_HOSTS, or a plugin "
+                                "refused the submission.",
+                            ),
+                            ("404", "No form of this name."),
+                            ("409", "The same submission is still being sent."),
+                            ("413", "The body is over MAX_BODY_SIZE."),
+                            ("415", "Not a form, multipart or JSON body."),
+                            ("422", "A field is missing or wrong (details by field)."),
+                            ("429", "Over RATE_LIMIT for this form and client."),
+                            ("502", "The upstream refused the message for good."),
+                            ("503", "The upstream is unavailable: retry."),
+                        )
+                    },
                     "504": json_or_html(
                         "Outcome unknown: the message may have been sent.", "OutcomeUnknown"
                     ),

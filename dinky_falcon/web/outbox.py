@@ -109,8 +109,12 @@ class Outbox:
             "text": _body(message, "plain"),
             "html": _body(message, "html"),
             "attachments": [
-                {"index": i, "filename": part.get_filename() or f"attachment-{i}",
-                 "content_type": part.get_content_type(), "size": len(_payload(part))}
+                {
+                    "index": i,
+                    "filename": part.get_filename() or f"attachment-{i}",
+                    "content_type": part.get_content_type(),
+                    "size": len(_payload(part)),
+                }
                 for i, part in enumerate(attachments(message))
             ],
             "envelope": self.envelope(id_),

@@ -113,7 +113,7 @@ def _list_rows(messages: list[dict]) -> str:
     rows = []
     for m in messages:
         rows.append(
-            f"<tr><td><a href=\"{_e(_href(m['id']))}\">{_e(m['subject'] or '(no subject)')}</a>"
+            f'<tr><td><a href="{_e(_href(m["id"]))}">{_e(m["subject"] or "(no subject)")}</a>'
             f"</td><td>{_e(m['from'])}</td><td>{_e(m['to'])}</td><td>{_e(m['date'])}</td>"
             f"<td>{m['size']:,} B</td><td>{m['attachments']}</td></tr>"
         )
@@ -129,7 +129,10 @@ class OutboxPages:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         messages, total = self.outbox.summaries()
         ids = " ".join(m["id"] for m in messages)
-        _page(resp, "Outbox", f"""
+        _page(
+            resp,
+            "Outbox",
+            f"""
 <h1>Outbox <span class="muted">(<span id="count">{total}</span>)</span></h1>
 <p class="muted">Mail the file transport wrote to {_e(self.outbox.directory)}, newest first;
 new mail shows up by itself. JSON: <a href="/outbox/messages">/outbox/messages</a>.
@@ -137,7 +140,8 @@ new mail shows up by itself. JSON: <a href="/outbox/messages">/outbox/messages</
 <table><thead><tr><th>Subject</th><th>From</th><th>To</th><th>Date</th><th>Size</th>
 <th>Attachments</th></tr></thead>
 <tbody id="messages" data-ids="{_e(ids)}">{_list_rows(messages)}</tbody></table>
-<script src="/outbox/poll.js"></script>""")
+<script src="/outbox/poll.js"></script>""",
+        )
 
     def on_get_message(self, req: falcon.Request, resp: falcon.Response, id: str) -> None:
         try:
@@ -155,7 +159,7 @@ new mail shows up by itself. JSON: <a href="/outbox/messages">/outbox/messages</
                 "" if images else f' · <a href="{_e(_href(id))}?images=1">show remote images</a>'
             )
             parts.append(
-                f"<h2>HTML part</h2><p class=\"muted\">Shown in a sandbox: its scripts do not "
+                f'<h2>HTML part</h2><p class="muted">Shown in a sandbox: its scripts do not '
                 f"run{'' if images else ', remote images are not loaded'}{toggle}.</p>"
                 f'<iframe sandbox="" referrerpolicy="no-referrer" title="The HTML part" '
                 f'src="{_e(src)}"></iframe>'
@@ -164,24 +168,28 @@ new mail shows up by itself. JSON: <a href="/outbox/messages">/outbox/messages</
             parts.append(f"<h2>Text part</h2><pre>{_e(m['text'])}</pre>")
         if m["attachments"]:
             items = "".join(
-                f"<li><a href=\"{_e(_href('messages', id, 'attachments', str(a['index'])))}\">"
-                f"{_e(a['filename'])}</a> <span class=\"muted\">{_e(a['content_type'])}, "
+                f'<li><a href="{_e(_href("messages", id, "attachments", str(a["index"])))}">'
+                f'{_e(a["filename"])}</a> <span class="muted">{_e(a["content_type"])}, '
                 f"{a['size']:,} B</span></li>"
                 for a in m["attachments"]
             )
             parts.append(f"<h2>Attachments</h2><ul>{items}</ul>")
         raw = self.outbox.raw(id).decode("utf-8", "replace")
-        _page(resp, m["subject"] or "(no subject)", f"""
+        _page(
+            resp,
+            m["subject"] or "(no subject)",
+            f"""
 <p><a href="/outbox">&larr; Outbox</a></p>
-<h1>{_e(m['subject'] or '(no subject)')}</h1>
+<h1>{_e(m["subject"] or "(no subject)")}</h1>
 <h2>Envelope</h2>
-<table><tr><th>MAIL FROM</th><td>{_e(envelope.get('sender', '(not recorded)'))}</td></tr>
+<table><tr><th>MAIL FROM</th><td>{_e(envelope.get("sender", "(not recorded)"))}</td></tr>
 <tr><th>RCPT TO</th><td id="recipients">{_e(recipients)}</td></tr></table>
-{''.join(parts)}
+{"".join(parts)}
 <h2>Headers</h2><table>{headers}</table>
 <h2>Source</h2>
-<p><a href="{_e(_href('messages', id + '.eml'))}">Download the .eml</a> ({m['size']:,} B)</p>
-<details><summary>Show the source</summary><pre>{_e(raw)}</pre></details>""")
+<p><a href="{_e(_href("messages", id + ".eml"))}">Download the .eml</a> ({m["size"]:,} B)</p>
+<details><summary>Show the source</summary><pre>{_e(raw)}</pre></details>""",
+        )
 
     def on_get_html(self, req: falcon.Request, resp: falcon.Response, id: str) -> None:
         try:
@@ -192,7 +200,9 @@ new mail shows up by itself. JSON: <a href="/outbox/messages">/outbox/messages</
             raise ApiError(falcon.HTTP_404, "Not found", "This message has no HTML part.")
         images = req.get_param_as_bool("images") or False
         resp.content_type = falcon.MEDIA_HTML
-        resp.set_header("Content-Security-Policy", MESSAGE_CSP_WITH_IMAGES if images else MESSAGE_CSP)
+        resp.set_header(
+            "Content-Security-Policy", MESSAGE_CSP_WITH_IMAGES if images else MESSAGE_CSP
+        )
         resp.set_header("X-Content-Type-Options", "nosniff")
         resp.set_header("Referrer-Policy", "no-referrer")
         resp.cache_control = ["no-store"]

@@ -75,7 +75,9 @@ class AttachmentSchema(Schema):
     )
     content_id = fields.String(
         validate=CONTENT_ID,
-        metadata={"description": "makes the part inline: the HTML refers to it as cid:<content_id>"},
+        metadata={
+            "description": "makes the part inline: the HTML refers to it as cid:<content_id>"
+        },
     )
 
     @post_load
@@ -172,7 +174,9 @@ class SendSchema(Schema):
             if "text" in data:
                 raise ValidationError("Give either 'body' or 'text', not both.", "text")
         elif html is True:
-            raise ValidationError("'html': true says 'body' is HTML; give the HTML as 'html'.", "html")
+            raise ValidationError(
+                "'html': true says 'body' is HTML; give the HTML as 'html'.", "html"
+            )
         elif "text" not in data and not isinstance(html, str):
             raise ValidationError("Missing data for required field.", "body")
 

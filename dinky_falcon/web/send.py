@@ -48,7 +48,12 @@ def scoped_key(api_key, key: str) -> str:
 
 class SendResource:
     def __init__(
-        self, mailer: Mailer, schema: SendSchema, max_body_size: int, policy: MailPolicy, idempotency
+        self,
+        mailer: Mailer,
+        schema: SendSchema,
+        max_body_size: int,
+        policy: MailPolicy,
+        idempotency,
     ):
         self.mailer = mailer
         self.schema = schema

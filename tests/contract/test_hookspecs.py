@@ -38,7 +38,10 @@ TESTED = set().union(*(hookimpls_in(path) for path in TESTS.rglob("test_*.py")))
 
 def test_the_meta_tests_see_every_hook_of_the_contract():
     assert [spec.__name__ for spec in SPECS] == [
-        "after_send", "before_send", "check_form_submission", "register_transports"
+        "after_send",
+        "before_send",
+        "check_form_submission",
+        "register_transports",
     ]
 
 

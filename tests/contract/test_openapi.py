@@ -22,7 +22,9 @@ def document(client_and_sent):
 
 def schema_validator(document, name):
     """A JSON Schema validator for one component, resolving the document's $refs."""
-    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": document["components"]})
+    return Draft202012Validator(
+        {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
+    )
 
 
 FULL_REQUEST = {
@@ -35,7 +37,11 @@ FULL_REQUEST = {
     "text": "Thanks",
     "html": "<p>Thanks <img src='cid:logo'></p>",
     "attachments": [
-        {"filename": "logo.png", "content": base64.b64encode(b"png").decode(), "content_id": "logo"},
+        {
+            "filename": "logo.png",
+            "content": base64.b64encode(b"png").decode(),
+            "content_id": "logo",
+        },
         {"filename": "invoice.pdf", "content": "JVBERg==", "content_type": "application/pdf"},
     ],
     "headers": {"X-Order": "42", "List-Unsubscribe": "<mailto:u@example.org>"},
@@ -87,9 +93,13 @@ def test_every_answer_is_documented_with_its_body(make_client, document):
     answers = [
         client.simulate_post("/send", json=SEED_REQUEST, headers={"Idempotency-Key": "k"}),
         client.simulate_post("/send", json=SEED_REQUEST, headers={"Idempotency-Key": "k"}),
-        client.simulate_post("/send", json=dict(SEED_REQUEST, subject="x"), headers={"Idempotency-Key": "k"}),
+        client.simulate_post(
+            "/send", json=dict(SEED_REQUEST, subject="x"), headers={"Idempotency-Key": "k"}
+        ),
         client.simulate_post("/send", json=dict(SEED_REQUEST, to="nobody")),
-        client.simulate_post("/send", json=dict(SEED_REQUEST, attachments=[{"filename": "/", "content": "!"}])),
+        client.simulate_post(
+            "/send", json=dict(SEED_REQUEST, attachments=[{"filename": "/", "content": "!"}])
+        ),
         client.simulate_post("/send", body=b"{", content_type="application/json"),
         client.simulate_post("/send", body=b"{}", content_type="text/plain"),
         client.simulate_post("/send", json=dict(SEED_REQUEST, body="x" * 4096)),
@@ -101,7 +111,9 @@ def test_every_answer_is_documented_with_its_body(make_client, document):
         schema_validator(document, name).validate(answer.json)
         for header in documented.get("headers", {}):
             if header in answer.headers:
-                Draft202012Validator(documented["headers"][header]["schema"]).validate(answer.headers[header])
+                Draft202012Validator(documented["headers"][header]["schema"]).validate(
+                    answer.headers[header]
+                )
     assert {a.status_code for a in answers} == {200, 400, 413, 415, 422}
 
 
@@ -114,7 +126,11 @@ def test_the_document_states_the_configured_limits_and_the_key_header(make_clien
     assert send["required"] == ["subject", "to"]
     assert send["additionalProperties"] is False
     (parameter,) = document["paths"]["/send"]["post"]["parameters"]
-    assert (parameter["name"], parameter["in"], parameter["schema"]["maxLength"]) == ("Idempotency-Key", "header", 256)
+    assert (parameter["name"], parameter["in"], parameter["schema"]["maxLength"]) == (
+        "Idempotency-Key",
+        "header",
+        256,
+    )
 
 
 def test_the_api_reference_example_is_accepted_and_matches_the_schema(client_and_sent, document):
@@ -124,7 +140,7 @@ def test_the_api_reference_example_is_accepted_and_matches_the_schema(client_and
     schema_validator(document, "SendRequest").validate(body)
     client, sent = client_and_sent
     assert client.simulate_post("/send", json=body).status_code == 200
-    (message, envelope), = sent
+    ((message, envelope),) = sent
     assert envelope.recipients == ("ada@example.org", "team@example.org", "archive@example.org")
 
 
@@ -135,7 +151,9 @@ def test_the_api_reference_example_is_accepted_and_matches_the_schema(client_and
         dict(SEED_REQUEST, html="<p>string with body</p>"),
         {"to": "a@example.org", "subject": "s", "text": "t", "html": True},
         dict(SEED_REQUEST, sender_name="Shop", **{"from": "a@example.org"}),
-        dict(SEED_REQUEST, attachments=[{"filename": "a.png", "content": "YQ==", "content_id": "a"}]),
+        dict(
+            SEED_REQUEST, attachments=[{"filename": "a.png", "content": "YQ==", "content_id": "a"}]
+        ),
         dict(SEED_REQUEST, headers={"Subject": "x"}),
         dict(SEED_REQUEST, headers={"x-tags": "x"}),
         dict(SEED_REQUEST, subject="two\nlines"),
@@ -159,12 +177,19 @@ def test_allowed_header_names_match_the_schema_in_any_case(client_and_sent, docu
 
 def test_the_forms_are_documented_when_there_are_forms_and_answer_as_documented(make_client):
     client, _ = make_client(
-        MAIL_TRANSPORT="memory", FORM_CONTACT_TO="team@example.org", FORM_QUOTE_TO="sales@example.org",
-        FORM_QUOTE_MIN_SECONDS="1", FORMS_SECRET="openapi-test-secret-0123",
+        MAIL_TRANSPORT="memory",
+        FORM_CONTACT_TO="team@example.org",
+        FORM_QUOTE_TO="sales@example.org",
+        FORM_QUOTE_MIN_SECONDS="1",
+        FORMS_SECRET="openapi-test-secret-0123",
     )
     document = client.simulate_get("/openapi.json").json
     validate(document)
-    assert set(document["paths"]) >= {"/forms/{name}", "/forms/{name}/token", "/forms/{name}/thanks"}
+    assert set(document["paths"]) >= {
+        "/forms/{name}",
+        "/forms/{name}/token",
+        "/forms/{name}/thanks",
+    }
     post = document["paths"]["/forms/{name}"]["post"]
     assert post["parameters"][0]["schema"]["enum"] == ["contact", "quote"]
 
@@ -173,7 +198,8 @@ def test_the_forms_are_documented_when_there_are_forms_and_answer_as_documented(
     assert (fetched.status_code, fetched.headers["content-type"]) == (200, "application/json")
     schema_validator(document, "SendResponse").validate(fetched.json)
     posted = client.simulate_post(
-        "/forms/contact", body="email=other%40example.net&message=Hi",
+        "/forms/contact",
+        body="email=other%40example.net&message=Hi",
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
     )
     assert posted.status_code == 303
@@ -188,7 +214,10 @@ def test_the_forms_are_documented_when_there_are_forms_and_answer_as_documented(
     assert client.simulate_get("/forms/contact/token").status_code == 404  # no fill-time check
     thanks = client.simulate_get("/forms/contact/thanks")
     assert thanks.status_code == 200 and thanks.headers["content-type"].startswith("text/html")
-    assert "text/html" in document["paths"]["/forms/{name}/thanks"]["get"]["responses"]["200"]["content"]
+    assert (
+        "text/html"
+        in document["paths"]["/forms/{name}/thanks"]["get"]["responses"]["200"]["content"]
+    )
 
 
 def test_without_forms_the_document_has_no_form_paths(document):

@@ -393,9 +393,7 @@ def test_without_trace_plugins_no_hook_call_is_traced(client_with, caplog):
     assert not [r for r in caplog.records if r.name == "dinky_falcon.plugins.trace"]
 
 
-def test_the_stdout_drop_in_example_only_registers_a_name_until_selected(
-    client_with, capsys
-):
+def test_the_stdout_drop_in_example_only_registers_a_name_until_selected(client_with, capsys):
     client, _ = client_with({}, PLUGINS_DIR=str(REPO_PLUGINS))
     assert client.simulate_get("/health").json["transport"] == "memory"
     client.simulate_post("/send", json=SEED_REQUEST)

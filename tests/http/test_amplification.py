@@ -39,7 +39,11 @@ HOSTILE = [
         422,
     ),
     ("4800 slow addresses in reply_to", message(reply_to=SLOW_ADDRESSES), 422),
-    ("10 000 reply_to addresses", message(reply_to=[f"r{i}@example.org" for i in range(10_000)]), 422),
+    (
+        "10 000 reply_to addresses",
+        message(reply_to=[f"r{i}@example.org" for i in range(10_000)]),
+        422,
+    ),
     ("30 000 empty attachments", message(attachments=[EMPTY_ATTACHMENT] * 30_000), 422),
     ("40 000 headers", message(headers={f"X-H{i}": "v" for i in range(40_000)}), 422),
     ("100 000 tags", message(tags=["t"] * 100_000), 422),
@@ -58,7 +62,9 @@ def test_a_hostile_body_costs_bounded_work(server, what, request_, status):
     parsed_before = sum(parse_mailbox.cache_info()[:2])  # hits + misses: every call
     started = time.perf_counter()
     answer = server.request(
-        "POST", "/send", body,
+        "POST",
+        "/send",
+        body,
         {"Content-Type": "application/json", "X-API-Key": "site-key-0123456789abcdef"},
     )
     elapsed = time.perf_counter() - started
@@ -96,8 +102,10 @@ def test_max_attachments_bounds_the_number_of_parts(make_client):
         ("1 < 2 <<>> 3", "1 < 2 <<>> 3\n"),
         ("<p>seen</p><!-- never closed <p>hidden</p>", "seen\n"),
         ("<p>seen</p><a href='x", "seen\n"),
-        ("<a href='https://a.example'>one<a href='https://b.example'>two</a>",
-         "one (https://a.example)two (https://b.example)\n"),
+        (
+            "<a href='https://a.example'>one<a href='https://b.example'>two</a>",
+            "one (https://a.example)two (https://b.example)\n",
+        ),
     ],
 )
 def test_cut_off_and_nested_constructs_read_as_a_browser_shows_them(html, text):
@@ -163,7 +171,11 @@ def test_a_request_holds_a_small_multiple_of_its_body(make_client):
         MAIL_TRANSPORT="file", MAX_BODY_SIZE=str(16 << 20), MAX_ATTACHMENT_BYTES=str(12 << 20)
     )
     body = json.dumps(
-        message(attachments=[{"filename": "a.bin", "content": base64.b64encode(os.urandom(5 << 20)).decode()}])
+        message(
+            attachments=[
+                {"filename": "a.bin", "content": base64.b64encode(os.urandom(5 << 20)).decode()}
+            ]
+        )
     ).encode()
     headers = {"Content-Type": "application/json"}
     results = []

@@ -28,7 +28,9 @@ def test_labels_name_the_keys_and_unlabelled_keys_are_numbered(make_settings):
         (f"blog:{BLOG_KEY},shop:{BLOG_KEY}", "API_KEYS: key 'shop' repeats an earlier key"),
     ],
 )
-def test_a_bad_api_keys_value_stops_the_start_without_showing_the_key(make_settings, value, message):
+def test_a_bad_api_keys_value_stops_the_start_without_showing_the_key(
+    make_settings, value, message
+):
     with pytest.raises(ConfigError) as error:
         make_settings(API_KEYS=value)
     assert str(error.value) == message
@@ -126,7 +128,9 @@ def test_every_key_is_compared_in_constant_time_even_after_a_match(make_client, 
 def test_keys_are_never_logged_but_labels_are(make_client, caplog):
     client, _ = make_client(API_KEYS=KEYS)
     with caplog.at_level(logging.DEBUG):
-        client.simulate_post("/send", json=SEED_REQUEST, headers={"Authorization": f"Bearer {SHOP_KEY}"})
+        client.simulate_post(
+            "/send", json=SEED_REQUEST, headers={"Authorization": f"Bearer {SHOP_KEY}"}
+        )
         client.simulate_post("/send", json=SEED_REQUEST, headers={"X-API-Key": BLOG_KEY + "x"})
     assert "key=shop" in caplog.text
     assert "a wrong API key" in caplog.text

@@ -14,8 +14,11 @@ from support.samples import SEED_REQUEST
 from support.service_process import start_or_refuse
 from support.smtp_peer import free_port
 
-RELAY = dict(MAIL_TRANSPORT="gmail", SMTP_RELAY_USERNAME="site@example.org",
-             SMTP_RELAY_PASSWORD="abcdefghijklmnop")
+RELAY = dict(
+    MAIL_TRANSPORT="gmail",
+    SMTP_RELAY_USERNAME="site@example.org",
+    SMTP_RELAY_PASSWORD="abcdefghijklmnop",
+)
 
 
 def refused(make_settings, **variables) -> str:
@@ -28,54 +31,87 @@ def refused(make_settings, **variables) -> str:
 
 
 def serve(tmp_path, *args, **variables):
-    env = {"PATH": "/usr/bin:/bin", "ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
-           "MAIL_TRANSPORT": "file", "DATA_DIR": str(tmp_path / "data"),
-           "OUTBOX_DIR": str(tmp_path / "outbox"), **variables}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "MAIL_TRANSPORT": "file",
+        "DATA_DIR": str(tmp_path / "data"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        **variables,
+    }
     return start_or_refuse(env, tmp_path, "--port", "0", *args)
 
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "-1", "0"])
 def test_smtp_timeout_must_be_a_finite_positive_number(make_settings, value):
-    assert refused(make_settings, SMTP_TIMEOUT=value).startswith(f"SMTP_TIMEOUT={value!r} is not a number")
+    assert refused(make_settings, SMTP_TIMEOUT=value).startswith(
+        f"SMTP_TIMEOUT={value!r} is not a number"
+    )
 
 
 def test_the_memory_transport_is_refused_in_production(tmp_path):
-    code, lines = serve(tmp_path, "--host", "127.0.0.1", ENVIRONMENT="production",
-                        MAIL_TRANSPORT="memory", ALLOWED_RECIPIENTS="@example.org")
+    code, lines = serve(
+        tmp_path,
+        "--host",
+        "127.0.0.1",
+        ENVIRONMENT="production",
+        MAIL_TRANSPORT="memory",
+        ALLOWED_RECIPIENTS="@example.org",
+    )
     assert code == 2
-    assert lines[-1].startswith("dinky-mail: configuration error: MAIL_TRANSPORT=memory delivers nothing")
+    assert lines[-1].startswith(
+        "dinky-mail: configuration error: MAIL_TRANSPORT=memory delivers nothing"
+    )
 
 
 @pytest.mark.parametrize(
     "variables, fragment",
     [
         ({"FORM_CONTACT_HONEYPOT": "email"}, "honeypot: 'email' is a real field"),
-        ({"FORM_CONTACT_FIELDS": "name,email,website", "FORM_CONTACT_HONEYPOT": "website"},
-         "honeypot: 'website' is a real field"),
+        (
+            {"FORM_CONTACT_FIELDS": "name,email,website", "FORM_CONTACT_HONEYPOT": "website"},
+            "honeypot: 'website' is a real field",
+        ),
         ({"FORM_CONTACT_FIELDS": "name,message"}, "fields: the email field 'email' is not listed"),
-        ({"FORM_CONTACT_FIELDS": "name,email", "FORM_CONTACT_EMAIL_FIELD": "from"},
-         "fields: the email field 'from' is not listed"),
+        (
+            {"FORM_CONTACT_FIELDS": "name,email", "FORM_CONTACT_EMAIL_FIELD": "from"},
+            "fields: the email field 'from' is not listed",
+        ),
     ],
 )
-def test_form_fields_that_would_drop_every_submission_stop_the_start(make_settings, variables, fragment):
+def test_form_fields_that_would_drop_every_submission_stop_the_start(
+    make_settings, variables, fragment
+):
     message = refused(make_settings, FORM_CONTACT_TO="owner@example.org", **variables)
     assert message.startswith("FORM_CONTACT_*: ")
     assert fragment in message
 
 
-@pytest.mark.parametrize("recipient", ["a@bücher.example", "a@xn--bcher-kva.example", "a@BÜCHER.example"])
+@pytest.mark.parametrize(
+    "recipient", ["a@bücher.example", "a@xn--bcher-kva.example", "a@BÜCHER.example"]
+)
 def test_an_idn_recipient_rule_matches_both_spellings(make_client, recipient):
     client, _ = make_client(ALLOWED_RECIPIENTS="@bücher.example,b@xn--mnchen-3ya.example")
     assert client.simulate_post("/send", json=dict(SEED_REQUEST, to=recipient)).status_code == 200
-    assert client.simulate_post("/send", json=dict(SEED_REQUEST, to="b@münchen.example")).status_code == 200
-    assert client.simulate_post("/send", json=dict(SEED_REQUEST, to="a@buecher.example")).status_code == 403
+    assert (
+        client.simulate_post("/send", json=dict(SEED_REQUEST, to="b@münchen.example")).status_code
+        == 200
+    )
+    assert (
+        client.simulate_post("/send", json=dict(SEED_REQUEST, to="a@buecher.example")).status_code
+        == 403
+    )
 
 
 @pytest.mark.parametrize("allowed", ["bücher.example", "@bücher.example", "xn--bcher-kva.example"])
 @pytest.mark.parametrize("sender", ["a@bücher.example", "a@xn--bcher-kva.example"])
 def test_allowed_sender_domains_take_idn_and_a_leading_at(make_client, allowed, sender):
     client, _ = make_client(ALLOWED_SENDER_DOMAINS=allowed)
-    assert client.simulate_post("/send", json=dict(SEED_REQUEST, **{"from": sender})).status_code == 200
+    assert (
+        client.simulate_post("/send", json=dict(SEED_REQUEST, **{"from": sender})).status_code
+        == 200
+    )
     refused = client.simulate_post("/send", json=dict(SEED_REQUEST, **{"from": "a@example.net"}))
     assert refused.status_code == 403
 
@@ -90,7 +126,9 @@ def test_a_sender_domain_that_is_no_domain_stops_the_start(make_settings):
 @pytest.mark.parametrize("value", ["0/minute", "10/minute;0/hour"])
 def test_a_rate_limit_of_zero_stops_the_start(make_settings, variable, value):
     message = refused(make_settings, **{variable: value})
-    assert message == f"{variable}: {value!r} allows no request at all: use none to switch limits off"
+    assert (
+        message == f"{variable}: {value!r} allows no request at all: use none to switch limits off"
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,13 +157,20 @@ def test_an_idn_allowed_host_grants_the_origin_browsers_send(make_client):
         assert answer.headers["Access-Control-Allow-Origin"] == origin
 
 
-@pytest.mark.parametrize("value", ["mail host.example.org", "mail\thost.example.org", "mail_host.example.org"])
+@pytest.mark.parametrize(
+    "value", ["mail host.example.org", "mail\thost.example.org", "mail_host.example.org"]
+)
 def test_mail_hostname_must_be_a_host_name(make_settings, value):
-    assert refused(make_settings, MAIL_HOSTNAME=value).startswith(f"MAIL_HOSTNAME: {value!r} is not a host name")
+    assert refused(make_settings, MAIL_HOSTNAME=value).startswith(
+        f"MAIL_HOSTNAME: {value!r} is not a host name"
+    )
 
 
 def test_an_idn_mail_hostname_is_used_in_its_ascii_form(make_settings):
-    assert make_settings(MAIL_HOSTNAME="Mail.Bücher.example").mail_hostname == "mail.xn--bcher-kva.example"
+    assert (
+        make_settings(MAIL_HOSTNAME="Mail.Bücher.example").mail_hostname
+        == "mail.xn--bcher-kva.example"
+    )
 
 
 def test_an_unreachable_idempotency_store_is_not_ready_and_its_password_stays_hidden(make_client):
@@ -147,7 +192,9 @@ def test_a_reachable_idempotency_store_is_ready(make_client, redis_server):
     client, _ = make_client(IDEMPOTENCY_STORE=redis_server.url)
     ready = client.simulate_get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json["stores"] == [{"name": "idempotency", "ready": True, "details": redis_server.url}]
+    assert ready.json["stores"] == [
+        {"name": "idempotency", "ready": True, "details": redis_server.url}
+    ]
 
 
 @pytest.mark.parametrize("host", ["999.1.1.1", "192.0.2.1", "no-such-host.invalid"])
@@ -167,7 +214,9 @@ def test_development_listens_on_loopback_unless_host_says_otherwise(tmp_path, ma
     assert make_settings(ENVIRONMENT="production", MAIL_TRANSPORT="postfix").host == "0.0.0.0"
 
 
-def test_development_with_a_real_transport_and_no_guard_warns_as_production_does(make_settings, caplog):
+def test_development_with_a_real_transport_and_no_guard_warns_as_production_does(
+    make_settings, caplog
+):
     with caplog.at_level(logging.WARNING):
         configure_logging(make_settings(ENVIRONMENT="development", **RELAY))
     assert "SECURITY: neither API_KEYS nor ALLOWED_RECIPIENTS is set" in caplog.text

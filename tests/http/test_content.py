@@ -31,7 +31,9 @@ def test_text_and_html_make_a_multipart_alternative(client_and_sent, smtp_server
     assert html.get_content_type() == "text/html"
     assert html.get_content() == "<p>Grüße, <b>rich</b></p>\n"
     # Non-ASCII bodies travel quoted-printable: no 8BITMIME needed.
-    assert {plain["Content-Transfer-Encoding"], html["Content-Transfer-Encoding"]} == {"quoted-printable"}
+    assert {plain["Content-Transfer-Encoding"], html["Content-Transfer-Encoding"]} == {
+        "quoted-printable"
+    }
 
 
 def test_html_alone_gets_a_plain_text_alternative_derived_from_it(client_and_sent, smtp_server):
@@ -100,7 +102,9 @@ def test_attachments_round_trip_byte_for_byte(client_and_sent, smtp_server):
         # Clients that wrap base64 at 76 columns are understood.
         {"filename": "wrapped.txt", "content": base64.encodebytes(b"x" * 200).decode()},
     ]
-    _, message = send_and_receive(client, sent, smtp_server, dict(SEED_REQUEST, attachments=attachments))
+    _, message = send_and_receive(
+        client, sent, smtp_server, dict(SEED_REQUEST, attachments=attachments)
+    )
     assert message.get_content_type() == "multipart/mixed"
     assert message.get_body(("plain",)).get_content() == "This is a test email\n"
     found = [
@@ -114,7 +118,9 @@ def test_attachments_round_trip_byte_for_byte(client_and_sent, smtp_server):
         ("no-extension", "application/octet-stream", b"\x00raw"),
         ("wrapped.txt", "text/plain", b"x" * 200),
     ]
-    assert all(part.get_content_disposition() == "attachment" for part in message.iter_attachments())
+    assert all(
+        part.get_content_disposition() == "attachment" for part in message.iter_attachments()
+    )
 
 
 def test_an_inline_image_is_related_to_the_html_by_content_id(client_and_sent, smtp_server):
@@ -133,7 +139,10 @@ def test_an_inline_image_is_related_to_the_html_by_content_id(client_and_sent, s
     assert message.get_content_type() == "multipart/mixed"
     alternative, terms = message.iter_parts()
     plain, related = alternative.iter_parts()
-    assert (plain.get_content_type(), related.get_content_type()) == ("text/plain", "multipart/related")
+    assert (plain.get_content_type(), related.get_content_type()) == (
+        "text/plain",
+        "multipart/related",
+    )
     html, image = related.iter_parts()
     assert html.get_content_type() == "text/html"
     assert image.get_content_type() == "image/png"
@@ -169,16 +178,35 @@ def test_an_inline_image_works_with_the_seed_html_body_too(client_and_sent, smtp
         ({"filename": "", "content": "YQ=="}, "filename", "length"),
         ({"content": "YQ=="}, "filename", "missing data"),
         ({"filename": "a.txt"}, "content", "missing data"),
-        ({"filename": "a", "content": "YQ==", "content_type": "text/plain; x=y"}, "content_type", "mime type"),
-        ({"filename": "a", "content": "YQ==", "content_type": "Multipart/mixed"}, "content_type", "cannot be attached"),
-        ({"filename": "a", "content": "YQ==", "content_type": "message/rfc822"}, "content_type", "cannot be attached"),
-        ({"filename": "a", "content": "YQ==", "content_id": "<a>"}, "content_id", "letters, digits"),
+        (
+            {"filename": "a", "content": "YQ==", "content_type": "text/plain; x=y"},
+            "content_type",
+            "mime type",
+        ),
+        (
+            {"filename": "a", "content": "YQ==", "content_type": "Multipart/mixed"},
+            "content_type",
+            "cannot be attached",
+        ),
+        (
+            {"filename": "a", "content": "YQ==", "content_type": "message/rfc822"},
+            "content_type",
+            "cannot be attached",
+        ),
+        (
+            {"filename": "a", "content": "YQ==", "content_id": "<a>"},
+            "content_id",
+            "letters, digits",
+        ),
         ({"filename": "a", "content": "YQ==", "size": 1}, "size", "unknown field"),
     ],
 )
 def test_a_bad_attachment_is_a_422_naming_the_field(client_and_sent, attachment, where, fragment):
     client, sent = client_and_sent
-    result = client.simulate_post("/send", json=dict(SEED_REQUEST, attachments=[{"filename": "ok", "content": ""}, attachment]))
+    result = client.simulate_post(
+        "/send",
+        json=dict(SEED_REQUEST, attachments=[{"filename": "ok", "content": ""}, attachment]),
+    )
     assert result.status_code == 422
     assert fragment in json.dumps(result.json["details"]["attachments"]["1"][where]).lower()
     assert sent == []
@@ -187,7 +215,9 @@ def test_a_bad_attachment_is_a_422_naming_the_field(client_and_sent, attachment,
 def test_a_file_named_eml_is_attached_as_bytes(client_and_sent, smtp_server):
     client, sent = client_and_sent
     attachment = {"filename": "forwarded.eml", "content": b64(b"Subject: x\r\n\r\nbody\r\n")}
-    _, message = send_and_receive(client, sent, smtp_server, dict(SEED_REQUEST, attachments=[attachment]))
+    _, message = send_and_receive(
+        client, sent, smtp_server, dict(SEED_REQUEST, attachments=[attachment])
+    )
     (part,) = message.iter_attachments()
     assert part.get_content_type() == "application/octet-stream"
     assert part.get_payload(decode=True) == b"Subject: x\r\n\r\nbody\r\n"
@@ -198,8 +228,15 @@ def test_attachments_over_max_attachment_bytes_are_a_422(make_client):
     attachments = [{"filename": f"{i}.bin", "content": b64(b"x" * 400)} for i in range(3)]
     result = client.simulate_post("/send", json=dict(SEED_REQUEST, attachments=attachments))
     assert result.status_code == 422
-    assert result.json["details"] == {"attachments": ["1200 bytes of attachments; at most 1000 are allowed."]}
-    assert client.simulate_post("/send", json=dict(SEED_REQUEST, attachments=attachments[:2])).status_code == 200
+    assert result.json["details"] == {
+        "attachments": ["1200 bytes of attachments; at most 1000 are allowed."]
+    }
+    assert (
+        client.simulate_post(
+            "/send", json=dict(SEED_REQUEST, attachments=attachments[:2])
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -236,9 +273,23 @@ def test_allowed_custom_headers_are_delivered(client_and_sent, smtp_server):
 @pytest.mark.parametrize(
     "name",
     [
-        "From", "to", "CC", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version",
-        "Content-Type", "Content-Transfer-Encoding", "Content-Disposition", "Reply-To", "Sender",
-        "Return-Path", "Received", "DKIM-Signature", "X-Tags",
+        "From",
+        "to",
+        "CC",
+        "Bcc",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "Reply-To",
+        "Sender",
+        "Return-Path",
+        "Received",
+        "DKIM-Signature",
+        "X-Tags",
     ],
 )
 def test_headers_the_service_sets_cannot_be_set(client_and_sent, name):
@@ -299,12 +350,22 @@ def test_tags_are_a_header_and_reach_the_hooks_on_the_envelope(make_settings, sm
         client, sent, smtp_server, dict(SEED_REQUEST, tags=["contact-form", "site:example.org"])
     )
     assert message["X-Tags"] == "contact-form, site:example.org"
-    assert recorder.seen == [("before", ("contact-form", "site:example.org")), ("after", ("contact-form", "site:example.org"))]
+    assert recorder.seen == [
+        ("before", ("contact-form", "site:example.org")),
+        ("after", ("contact-form", "site:example.org")),
+    ]
 
 
 @pytest.mark.parametrize(
     "tags, fragment",
-    [(["has space"], "only"), ([""], "only"), (["x" * 65], "only"), (["a,b"], "only"), (["t"] * 11, "10"), ("one", "not a valid list")],
+    [
+        (["has space"], "only"),
+        ([""], "only"),
+        (["x" * 65], "only"),
+        (["a,b"], "only"),
+        (["t"] * 11, "10"),
+        ("one", "not a valid list"),
+    ],
 )
 def test_bad_tags_are_a_422(client_and_sent, tags, fragment):
     client, _ = client_and_sent
@@ -337,6 +398,8 @@ def test_an_escaped_surrogate_pair_is_one_character(make_client, tmp_path):
     client, _ = make_client(MAIL_TRANSPORT="file")
     raw = json.dumps(dict(SEED_REQUEST, subject="smile \U0001f600", body="a literal \\ud800"))
     assert "\\ud83d\\ude00" in raw
-    assert client.simulate_post("/send", body=raw, content_type="application/json").status_code == 200
+    assert (
+        client.simulate_post("/send", body=raw, content_type="application/json").status_code == 200
+    )
     (eml,) = (tmp_path / "outbox").glob("*.eml")
     assert b"\\ud800" in eml.read_bytes()

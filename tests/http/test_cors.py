@@ -11,7 +11,8 @@ def client(make_client):
 
 
 @pytest.mark.parametrize(
-    "origin", ["http://shop.example.com", "https://shop.example.com", "https://app.example.net:8443"]
+    "origin",
+    ["http://shop.example.com", "https://shop.example.com", "https://app.example.net:8443"],
 )
 def test_allowed_origins_get_a_grant(client, origin):
     result = client.simulate_post("/send", json=SEED_REQUEST, headers={"Origin": origin})
@@ -20,7 +21,12 @@ def test_allowed_origins_get_a_grant(client, origin):
 
 
 @pytest.mark.parametrize(
-    "origin", ["https://evil.example", "http://app.example.net:8443", "https://shop.example.com.evil.example"]
+    "origin",
+    [
+        "https://evil.example",
+        "http://app.example.net:8443",
+        "https://shop.example.com.evil.example",
+    ],
 )
 def test_other_origins_get_no_grant(client, origin):
     result = client.simulate_get("/health", headers={"Origin": origin})

@@ -82,9 +82,7 @@ def test_contents_are_fsynced_before_the_renames_and_the_directory_once_after(
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
     # Both files' contents on disk, the envelope renamed before the .eml, then one fsync of
     # the directory for both renames, before the 200.
-    assert calls == [
-        "fsync file", "fsync file", "rename envelope", "rename eml", "fsync dir"
-    ]
+    assert calls == ["fsync file", "fsync file", "rename envelope", "rename eml", "fsync dir"]
     names = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert len(names) == 2 and names[0].endswith(".eml") and names[1].endswith(".envelope.json")
     assert names[0][: -len(".eml")] == names[1][: -len(".envelope.json")]

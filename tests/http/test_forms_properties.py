@@ -14,7 +14,9 @@ from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
 from support.samples import parse_mail
 
-quick = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+quick = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type", "x-tags"}
 CONTENT_TYPES = [
     "application/x-www-form-urlencoded",
@@ -29,8 +31,10 @@ CONTENT_TYPES = [
 @pytest.fixture
 def service(make_settings):
     settings_ = make_settings(
-        FORM_CONTACT_TO="team@example.org", FORM_CONTACT_SUBJECT="From {name}",
-        FORM_CONTACT_ATTACHMENTS="yes", MAX_ATTACHMENT_BYTES="2000",
+        FORM_CONTACT_TO="team@example.org",
+        FORM_CONTACT_SUBJECT="From {name}",
+        FORM_CONTACT_ATTACHMENTS="yes",
+        MAX_ATTACHMENT_BYTES="2000",
     )
     mailer = Mailer.from_settings(settings_)
     yield testing.TestClient(create_app(settings_, mailer=mailer)), mailer.transports[0][1].sent
@@ -38,8 +42,11 @@ def service(make_settings):
 
 
 @quick
-@given(raw=st.binary(max_size=300), content_type=st.sampled_from(CONTENT_TYPES),
-       accept=st.sampled_from(["application/json", "text/html", "*/*"]))
+@given(
+    raw=st.binary(max_size=300),
+    content_type=st.sampled_from(CONTENT_TYPES),
+    accept=st.sampled_from(["application/json", "text/html", "*/*"]),
+)
 def test_no_body_produces_a_500(service, raw, content_type, accept):
     client, _ = service
     result = client.simulate_post(
@@ -59,15 +66,15 @@ def test_any_fields_reach_only_the_configured_recipients_escaped(service, fields
     client, sent = service
     sent.clear()
     result = client.simulate_post(
-        "/forms/contact", body=urlencode(fields), headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"
-        },
+        "/forms/contact",
+        body=urlencode(fields),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
     )
     assert result.status_code in (200, 422), result.text
     if result.status_code == 422 or result.headers.get("Idempotent-Replayed"):
         assert sent == []
         return
-    (message, envelope), = sent
+    ((message, envelope),) = sent
     assert envelope.recipients == ("team@example.org",)
     parsed = parse_mail(message.as_bytes())
     assert {name.lower() for name in parsed.keys()} <= HEADERS | {"reply-to"}
@@ -82,14 +89,33 @@ def test_any_fields_reach_only_the_configured_recipients_escaped(service, fields
 
 def test_json_fields_must_be_strings_and_uploads_are_bounded(service):
     client, sent = service
-    result = client.simulate_post("/forms/contact", body=json.dumps({"n": 1}), headers={
-        "Content-Type": "application/json", "Accept": "application/json"})
-    assert (result.status_code, result.json["details"]) == (422, {"n": ["A string or a list of strings."]})
+    result = client.simulate_post(
+        "/forms/contact",
+        body=json.dumps({"n": 1}),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    assert (result.status_code, result.json["details"]) == (
+        422,
+        {"n": ["A string or a list of strings."]},
+    )
     boundary = "b0undary"
-    big = (f'--{boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.bin"\r\n\r\n'
-           ).encode() + b"x" * 2001 + f"\r\n--{boundary}--\r\n".encode()
-    result = client.simulate_post("/forms/contact", body=big, headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": "application/json"})
+    big = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.bin"\r\n\r\n'
+        ).encode()
+        + b"x" * 2001
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    result = client.simulate_post(
+        "/forms/contact",
+        body=big,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Accept": "application/json",
+        },
+    )
     assert result.status_code == 422
-    assert result.json["details"] == {"attachments": ["2001 bytes of files; at most 2000 are allowed."]}
+    assert result.json["details"] == {
+        "attachments": ["2001 bytes of files; at most 2000 are allowed."]
+    }
     assert sent == []

@@ -22,7 +22,7 @@ def test_forms_need_no_api_key_while_send_still_does(live_server):
     server = live_server(API_KEYS=f"site:{KEY}", **FORMS)
     assert submit(server.port, "contact", HELLO, JSON).status == 200
     assert server.send({"to": "a@example.org", "subject": "s", "body": "b"}).status == 401
-    (message, envelope), = server.sent
+    ((message, envelope),) = server.sent
     assert envelope.recipients == ("team@example.org",)
 
 
@@ -63,7 +63,9 @@ def test_a_minimum_fill_time_needs_a_signed_token_old_enough(live_server, clock)
     assert answer.json["field"] == "_token" and answer.json["min_seconds"] == 5
 
     def send(value):
-        return submit(server.port, "contact", urlencoded([("message", "hi"), ("_token", value)]), JSON)
+        return submit(
+            server.port, "contact", urlencoded([("message", "hi"), ("_token", value)]), JSON
+        )
 
     assert send(token).json["details"] == {
         "_token": ["The form was sent too quickly: wait a few seconds and send it again."]
@@ -101,7 +103,7 @@ def test_a_plugin_can_refuse_a_submission_and_keep_its_token_out_of_the_mail(liv
     assert robot.json["details"] == "the captcha for contact from 127.0.0.1 was not solved"
     person = urlencoded([("message", "hi"), ("cf-turnstile-response", "human")])
     assert submit(server.port, "contact", person, JSON).status == 200
-    (message, _), = server.sent
+    ((message, _),) = server.sent
     text = parse_mail(message.as_bytes()).get_body(("plain",)).get_content()
     assert "message: hi" in text and "cf-turnstile-response" not in text
 
@@ -165,7 +167,9 @@ def test_a_fill_time_token_passes_one_submission_and_a_reuse_looks_too_fast(live
         fields = [("email", "bot@example.net"), ("message", f"spam {number}"), ("_token", token)]
         return submit(server.port, "contact", urlencoded(fields), JSON)
 
-    too_fast = send(0, request(server.port, "GET", "/forms/contact/token", headers=JSON).json["token"])
+    too_fast = send(
+        0, request(server.port, "GET", "/forms/contact/token", headers=JSON).json["token"]
+    )
     token = fresh_token(server, clock)
     assert send(1, token).status == 200
     for number in range(2, 21):
@@ -179,8 +183,9 @@ def test_a_fill_time_token_passes_one_submission_and_a_reuse_looks_too_fast(live
 
 
 def test_replicas_sharing_redis_take_a_token_once(live_server, clock, redis_server):
-    first, second = (live_server(clock=clock, IDEMPOTENCY_STORE=redis_server.url, **TIMED)
-                     for _ in range(2))
+    first, second = (
+        live_server(clock=clock, IDEMPOTENCY_STORE=redis_server.url, **TIMED) for _ in range(2)
+    )
     token = fresh_token(first, clock)
     fields = [("message", "hello"), ("_token", token)]
     assert submit(first.port, "contact", urlencoded(fields), JSON).status == 200

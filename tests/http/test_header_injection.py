@@ -51,14 +51,25 @@ def header_names(raw: bytes) -> list[str]:
     return sorted(name.lower() for name in parse_mail(raw).keys())
 
 
-@pytest.mark.parametrize("text", [HIDDEN_CRLF, BODY_SWAP, DATE_EATER, LEGACY_CRLF,
-                                  "=?utf-16?b?DQAKAA==?=", "=?utf-8?b?/w==?=", "a=?utf-8?q?=0B?=b"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        HIDDEN_CRLF,
+        BODY_SWAP,
+        DATE_EATER,
+        LEGACY_CRLF,
+        "=?utf-16?b?DQAKAA==?=",
+        "=?utf-8?b?/w==?=",
+        "a=?utf-8?q?=0B?=b",
+    ],
+)
 def test_an_encoded_word_that_decodes_to_a_control_character_is_unsafe(text):
     assert has_unsafe_header_chars(text)
 
 
-@pytest.mark.parametrize("text", ["=?utf-8?q?Caf=C3=A9?= ok", "=?=?", "1 + 1 =? 2", "a?=b=?c",
-                                  "=?utf-8?q?hello world?="])
+@pytest.mark.parametrize(
+    "text", ["=?utf-8?q?Caf=C3=A9?= ok", "=?=?", "1 + 1 =? 2", "a?=b=?c", "=?utf-8?q?hello world?="]
+)
 def test_an_encoded_word_that_decodes_to_plain_text_is_safe(text):
     assert not has_unsafe_header_chars(text)
 
@@ -190,13 +201,18 @@ payloads = st.text(st.sampled_from(list("\r\n \t\x0b\x85\u2028Ab:_=?ÄÉ東")), 
 def encoded_words(draw) -> str:
     """Words the email package decodes, RFC 2047's and not: white space inside or before
     ``?=``, any charset (also unknown ones), q or b, what the payload encodes included."""
-    charset = draw(st.sampled_from(["utf-8", "UTF-8", "iso-8859-1", "utf-16", "us-ascii",
-                                    "x-unknown", "utf-8*en"]))
-    data = draw(payloads).encode("utf-8" if charset.startswith(("x-", "us-", "utf-8")) else charset,
-                                 "replace")
+    charset = draw(
+        st.sampled_from(
+            ["utf-8", "UTF-8", "iso-8859-1", "utf-16", "us-ascii", "x-unknown", "utf-8*en"]
+        )
+    )
+    data = draw(payloads).encode(
+        "utf-8" if charset.startswith(("x-", "us-", "utf-8")) else charset, "replace"
+    )
     if draw(st.booleans()):
-        cte, text = draw(st.sampled_from("qQ")), "".join(
-            chr(b) if chr(b).isalnum() and b < 128 else f"={b:02X}" for b in data
+        cte, text = (
+            draw(st.sampled_from("qQ")),
+            "".join(chr(b) if chr(b).isalnum() and b < 128 else f"={b:02X}" for b in data),
         )
     else:
         cte, text = draw(st.sampled_from("bB")), base64.b64encode(data).decode()
@@ -206,13 +222,23 @@ def encoded_words(draw) -> str:
 
 # Encoded words, run together or apart, with fragments of words and other text around them.
 header_texts = st.lists(
-    encoded_words() | st.sampled_from([" ", "=?", "?=", "=?utf-8?q?", "=0A", "Ada", "<", '"'])
+    encoded_words()
+    | st.sampled_from([" ", "=?", "?=", "=?utf-8?q?", "=0A", "Ada", "<", '"'])
     | payloads,
-    min_size=1, max_size=5,
+    min_size=1,
+    max_size=5,
 ).map("".join)
 
-SINGLE_PART = ["content-transfer-encoding", "content-type", "date", "from", "message-id",
-               "mime-version", "subject", "to"]
+SINGLE_PART = [
+    "content-transfer-encoding",
+    "content-type",
+    "date",
+    "from",
+    "message-id",
+    "mime-version",
+    "subject",
+    "to",
+]
 
 
 def check_answer(result, sent) -> list:
@@ -226,9 +252,10 @@ def check_answer(result, sent) -> list:
 
 
 @quick
-@given(text=header_texts, place=st.sampled_from(
-    ["subject", "headers", "filename", "name", "to", "sender_name"]
-))
+@given(
+    text=header_texts,
+    place=st.sampled_from(["subject", "headers", "filename", "name", "to", "sender_name"]),
+)
 def test_no_text_in_a_header_field_adds_loses_or_breaks_a_header(client_and_sent, text, place):
     client, sent = client_and_sent
     sent.clear()
@@ -258,7 +285,9 @@ def test_no_text_in_a_header_field_adds_loses_or_breaks_a_header(client_and_sent
         assert parsed.get_body(("plain",)).get_content() == "The body.\n"
         for part in parsed.iter_attachments():
             assert sorted(k.lower() for k in part.keys()) == [
-                "content-disposition", "content-transfer-encoding", "content-type"
+                "content-disposition",
+                "content-transfer-encoding",
+                "content-type",
             ]
             assert part.get_content() == b"hi"
 

@@ -47,9 +47,19 @@ CORPUS = [
     ("a thousand recipients", seed_with(to=[f"r{i}@example.org" for i in range(1000)]), {}, 422),
     # Header values go out as UTF-8 bytes; the server decodes them as ISO-8859-1.
     ("U+2028 in the API key", seed_with(), {"X-API-Key": f"{KEY}\u2028".encode()}, 401),
-    ("U+2029 in the bearer token", seed_with(), {"Authorization": f"Bearer {KEY}\u2029".encode()}, 401),
+    (
+        "U+2029 in the bearer token",
+        seed_with(),
+        {"Authorization": f"Bearer {KEY}\u2029".encode()},
+        401,
+    ),
     ("U+2028 in the Origin", seed_with(), {"Origin": "https://example.org\u2028".encode()}, 403),
-    ("U+2028 in the content type", seed_with(), {"Content-Type": "application/json\u2028".encode()}, 415),
+    (
+        "U+2028 in the content type",
+        seed_with(),
+        {"Content-Type": "application/json\u2028".encode()},
+        415,
+    ),
 ]
 
 
@@ -84,7 +94,10 @@ def post_streaming(port: int, head: bytes, pieces) -> bytes:
         return conn.makefile("rb").readline()
 
 
-HEAD = b"POST /send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-API-Key: " + KEY.encode()
+HEAD = (
+    b"POST /send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-API-Key: "
+    + KEY.encode()
+)
 
 
 def test_a_10_mb_body_is_a_413_before_it_is_read(server):
@@ -109,7 +122,8 @@ def test_a_chunked_10_mb_body_is_a_413(server):
 def test_a_malformed_header_line_is_a_400_from_the_server(server, header):
     request = (
         b"POST /send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        + header + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        + header
+        + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
     )
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
         conn.sendall(request)

@@ -67,6 +67,7 @@ def make_store(request, tmp_path):
 
             def advance(seconds):
                 time.sleep(seconds)
+
         stores.append(store)
         return store, advance
 
@@ -188,7 +189,11 @@ def app(make_settings):
     settings = make_settings()
     store = open_store(settings)
     mailer = Mailer.from_settings(settings)
-    yield testing.TestClient(create_app(settings, mailer=mailer, idempotency=store)), mailer.transports[0][1].sent, store
+    yield (
+        testing.TestClient(create_app(settings, mailer=mailer, idempotency=store)),
+        mailer.transports[0][1].sent,
+        store,
+    )
     store.close()
 
 
@@ -291,7 +296,9 @@ def test_replicas_sharing_redis_send_once(make_settings, redis_url):
     replicas = []
     for _ in range(2):
         mailer = Mailer.from_settings(settings)
-        replicas.append((testing.TestClient(create_app(settings, mailer=mailer)), mailer.transports[0][1].sent))
+        replicas.append(
+            (testing.TestClient(create_app(settings, mailer=mailer)), mailer.transports[0][1].sent)
+        )
     (first, first_sent), (second, second_sent) = replicas
     answer = post(first, SEED_REQUEST, "k")
     replay = post(second, SEED_REQUEST, "k")

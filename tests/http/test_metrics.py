@@ -32,8 +32,12 @@ def scrape(server, token=None) -> dict:
 def test_messages_are_counted_by_transport_and_outcome_and_requests_by_route_template(
     live_server, smtp_server
 ):
-    server = live_server(MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1",
-                         SMTP_PORT=str(smtp_server.port), SMTP_TIMEOUT="2")
+    server = live_server(
+        MAIL_TRANSPORT="postfix",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
+        SMTP_TIMEOUT="2",
+    )
     assert server.send(MESSAGE).status == 200
     assert server.send(MESSAGE).status == 200
     smtp_server.data_reply = "554 5.7.1 rejected"
@@ -42,13 +46,21 @@ def test_messages_are_counted_by_transport_and_outcome_and_requests_by_route_tem
     assert server.request("GET", "/no/such/path/12345").status == 404
 
     metrics = scrape(server)
-    assert metrics["dinky_mail_messages_total", (("outcome", "sent"), ("transport", "postfix"))] == 2
-    assert metrics["dinky_mail_messages_total", (("outcome", "refused"), ("transport", "postfix"))] == 1
+    assert (
+        metrics["dinky_mail_messages_total", (("outcome", "sent"), ("transport", "postfix"))] == 2
+    )
+    assert (
+        metrics["dinky_mail_messages_total", (("outcome", "refused"), ("transport", "postfix"))]
+        == 1
+    )
     assert metrics["dinky_mail_send_seconds_count", (("transport", "postfix"),)] == 3
     assert metrics["dinky_mail_http_requests_total", (("route", "/send"), ("status", "200"))] == 2
     assert metrics["dinky_mail_http_requests_total", (("route", "/send"), ("status", "502"))] == 1
-    routes = {dict(labels).get("route") for name, labels in metrics
-              if name == "dinky_mail_http_requests_total"}
+    routes = {
+        dict(labels).get("route")
+        for name, labels in metrics
+        if name == "dinky_mail_http_requests_total"
+    }
     assert routes == {"/send", "/forms/{name}/thanks", "(unmatched)"}  # never a raw path
     # The pool keeps the connection open for the next message: open and idle.
     assert metrics["dinky_mail_smtp_connections_open", (("transport", "postfix"),)] == 1
@@ -59,7 +71,9 @@ def test_metrics_need_an_api_key_or_the_token_and_scrapes_never_use_up_a_rate_li
     server = live_server(API_KEYS=f"alice:{KEY}", METRICS_TOKEN=TOKEN, RATE_LIMIT="2/minute")
 
     assert server.request("GET", "/metrics").status == 401
-    assert server.request("GET", "/metrics", headers={"Authorization": "Bearer wrong"}).status == 401
+    assert (
+        server.request("GET", "/metrics", headers={"Authorization": "Bearer wrong"}).status == 401
+    )
     for _ in range(5):
         scrape(server, TOKEN)
     scrape(server, KEY)
@@ -69,7 +83,9 @@ def test_metrics_need_an_api_key_or_the_token_and_scrapes_never_use_up_a_rate_li
     assert server.send(MESSAGE, {"Authorization": f"Bearer {KEY}"}).status == 429
     metrics = scrape(server, TOKEN)
     assert metrics["dinky_mail_rate_limited_total", (("route", "/send"),)] == 1
-    assert metrics["dinky_mail_http_requests_total", (("route", "/metrics"), ("status", "401"))] == 2
+    assert (
+        metrics["dinky_mail_http_requests_total", (("route", "/metrics"), ("status", "401"))] == 2
+    )
 
 
 def test_duplicates_honeypots_and_form_submissions_are_counted(live_server):

@@ -6,11 +6,12 @@ import json
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from support.samples import parse_mail
 from dinky_falcon.app import create_app
 from dinky_falcon.errors import ConfigError
+from support.samples import parse_mail
 
 KEY = "alice-key-0123456789abcdef"
 MESSAGE = {
@@ -19,8 +20,13 @@ MESSAGE = {
     "subject": "Order 1",
     "text": "Thanks for the order.\n",
     "html": "<p>Thanks for the <b>order</b>.</p>",
-    "attachments": [{"filename": "page.html", "content_type": "text/html",
-                     "content": base64.b64encode(b"<script>alert(1)</script>").decode()}],
+    "attachments": [
+        {
+            "filename": "page.html",
+            "content_type": "text/html",
+            "content": base64.b64encode(b"<script>alert(1)</script>").decode(),
+        }
+    ],
 }
 
 
@@ -72,7 +78,9 @@ def test_delete_empties_the_outbox(outbox, tmp_path):
 
 
 def test_the_message_page_escapes_what_the_message_says(outbox):
-    outbox.send(dict(MESSAGE, subject="<img src=x onerror=alert(1)>", text="</pre><script>x</script>"))
+    outbox.send(
+        dict(MESSAGE, subject="<img src=x onerror=alert(1)>", text="</pre><script>x</script>")
+    )
     (listed,) = outbox.request("GET", "/outbox/messages").json["messages"]
     page = outbox.request("GET", "/outbox/" + urllib.parse.quote(listed["id"], safe=""))
     assert page.status == 200
@@ -81,8 +89,18 @@ def test_the_message_page_escapes_what_the_message_says(outbox):
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
 
 
-HOSTILE_IDS = ["../secret", "..%2Fsecret", "%2e%2e%2fsecret", "/etc/passwd", "..", ".",
-               "secret", "notes", ".hidden", "x.envelope"]
+HOSTILE_IDS = [
+    "../secret",
+    "..%2Fsecret",
+    "%2e%2e%2fsecret",
+    "/etc/passwd",
+    "..",
+    ".",
+    "secret",
+    "notes",
+    ".hidden",
+    "x.envelope",
+]
 
 
 @pytest.mark.parametrize("id_", HOSTILE_IDS)
@@ -92,14 +110,21 @@ def test_an_id_that_is_not_a_message_in_the_outbox_is_not_found(outbox, tmp_path
     (directory / "notes.txt").write_text("not mail")
     (directory / ".hidden.eml").write_bytes(b"Subject: a temporary file\r\n\r\n")
     (directory / "x.envelope.json").write_text("{}")
-    for path in (f"/outbox/messages/{id_}", f"/outbox/messages/{id_}.eml", f"/outbox/{id_}",
-                 f"/outbox/{id_}/html", f"/outbox/messages/{id_}/attachments/0"):
+    for path in (
+        f"/outbox/messages/{id_}",
+        f"/outbox/messages/{id_}.eml",
+        f"/outbox/{id_}",
+        f"/outbox/{id_}/html",
+        f"/outbox/messages/{id_}/attachments/0",
+    ):
         answer = outbox.request("GET", path)
         assert answer.status == 404, path
         assert b"TOP SECRET" not in answer.body and b"outside the outbox" not in answer.body
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(id_=st.text(min_size=1, max_size=40))
 def test_no_id_finds_anything_in_an_empty_outbox_nor_answers_500(outbox, id_):
     quoted = urllib.parse.quote(id_, safe="")
@@ -119,8 +144,9 @@ def test_the_outbox_is_off_in_production_and_with_the_memory_transport(live_serv
 def test_outbox_ui_in_production_needs_api_keys_and_a_key_per_request(make_settings, live_server):
     with pytest.raises(ConfigError, match="OUTBOX_UI=yes in production needs API_KEYS"):
         create_app(make_settings(ENVIRONMENT="production", MAIL_TRANSPORT="file", OUTBOX_UI="yes"))
-    server = live_server(ENVIRONMENT="production", MAIL_TRANSPORT="file", OUTBOX_UI="yes",
-                         API_KEYS=KEY)
+    server = live_server(
+        ENVIRONMENT="production", MAIL_TRANSPORT="file", OUTBOX_UI="yes", API_KEYS=KEY
+    )
     assert server.request("GET", "/outbox").status == 401
     assert server.request("GET", "/outbox/messages").status == 401
     auth = {"Authorization": f"Bearer {KEY}"}
@@ -128,4 +154,3 @@ def test_outbox_ui_in_production_needs_api_keys_and_a_key_per_request(make_setti
     assert server.request("GET", "/outbox/messages", headers=auth).json["total"] == 1
     assert server.request("GET", "/outbox", headers=auth).status == 200
     assert json.loads(server.request("DELETE", "/outbox/messages").body)["success"] is False
-

@@ -59,7 +59,10 @@ def test_a_key_bound_to_its_own_recipients_uses_them_instead(live_server):
     "variables, message",
     [
         ({"ALLOWED_RECIPIENTS": "owner@"}, "ALLOWED_RECIPIENTS: 'owner@' is not an address"),
-        ({"ALLOWED_RECIPIENTS": "@localhost"}, "ALLOWED_RECIPIENTS: '@localhost' is not an @domain"),
+        (
+            {"ALLOWED_RECIPIENTS": "@localhost"},
+            "ALLOWED_RECIPIENTS: '@localhost' is not an @domain",
+        ),
         (
             {"API_KEYS": f"blog:{BLOG_KEY}", "API_KEY_RECIPIENTS_BLOGG": "a@example.org"},
             "API_KEY_RECIPIENTS_BLOGG names no key: API_KEYS has no such label",
@@ -93,11 +96,15 @@ def test_allowed_sender_domains_and_default_from_are_accepted(live_server):
     assert server.send(dict(SEED_REQUEST, **{"from": "web@example.org"})).status == 200
     assert server.send(SEED_REQUEST).status == 200
     assert [envelope.sender for _, envelope in server.sent] == [
-        "orders@shop.example.net", "web@example.org", "site@relay.example.com"
+        "orders@shop.example.net",
+        "web@example.org",
+        "site@relay.example.com",
     ]
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example.net", "null", "http://example.org.evil.net"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example.net", "null", "http://example.org.evil.net"]
+)
 def test_a_browser_request_from_a_foreign_origin_is_a_403(live_server, origin):
     server = live_server(ALLOWED_HOSTS="example.org,https://shop.example.org:8443")
     answer = server.send(SEED_REQUEST, {"Origin": origin})

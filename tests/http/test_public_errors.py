@@ -20,14 +20,25 @@ REFERENCE = re.compile(r"[0-9a-f]{10}")
 @pytest.fixture
 def refusing_relay(gmail_server, trusted_ca):
     """The Gmail stand-in, with a password it refuses (535): a permanent failure."""
-    return dict(MAIL_TRANSPORT="gmail", SMTP_RELAY_HOST=gmail_server.host,
-                SMTP_RELAY_PORT=str(gmail_server.port), SMTP_RELAY_USERNAME="site@example.org",
-                SMTP_RELAY_PASSWORD="wrongsecretvalue", SMTP_TIMEOUT="2")
+    return dict(
+        MAIL_TRANSPORT="gmail",
+        SMTP_RELAY_HOST=gmail_server.host,
+        SMTP_RELAY_PORT=str(gmail_server.port),
+        SMTP_RELAY_USERNAME="site@example.org",
+        SMTP_RELAY_PASSWORD="wrongsecretvalue",
+        SMTP_TIMEOUT="2",
+    )
 
 
 def operator_details(relay: dict) -> tuple[str, ...]:
-    return (relay["SMTP_RELAY_HOST"], relay["SMTP_RELAY_PORT"], relay["SMTP_RELAY_USERNAME"],
-            "535", "SMTP_RELAY", "App Password")
+    return (
+        relay["SMTP_RELAY_HOST"],
+        relay["SMTP_RELAY_PORT"],
+        relay["SMTP_RELAY_USERNAME"],
+        "535",
+        "SMTP_RELAY",
+        "App Password",
+    )
 
 
 def logged_with(caplog, reference: str) -> logging.LogRecord:
@@ -61,9 +72,15 @@ def test_a_refusing_relay_shows_form_visitors_a_reference_and_the_log_the_detail
 
 def test_an_unreachable_relay_asks_form_visitors_to_try_again_later(live_server, caplog):
     port = str(free_port())
-    server = live_server(MAIL_TRANSPORT="gmail", SMTP_RELAY_HOST="127.0.0.1", SMTP_RELAY_PORT=port,
-                         SMTP_RELAY_USERNAME="site@example.org", SMTP_RELAY_PASSWORD="p" * 16,
-                         SMTP_TIMEOUT="2", **FORM)
+    server = live_server(
+        MAIL_TRANSPORT="gmail",
+        SMTP_RELAY_HOST="127.0.0.1",
+        SMTP_RELAY_PORT=port,
+        SMTP_RELAY_USERNAME="site@example.org",
+        SMTP_RELAY_PASSWORD="p" * 16,
+        SMTP_TIMEOUT="2",
+        **FORM,
+    )
     answer = submit(server.port, "contact", HELLO, JSON)
     assert answer.status == 503 and answer.headers["Retry-After"]
     reference = answer.json["reference"]

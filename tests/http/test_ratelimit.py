@@ -60,9 +60,15 @@ def test_the_next_window_lets_the_client_send_again(make_limited_client, clock):
 
 def test_each_client_ip_has_its_own_count(make_limited_client):
     client = make_limited_client(RATE_LIMIT="1/minute")
-    assert client.simulate_post("/send", json=SEED_REQUEST, remote_addr="192.0.2.1").status_code == 200
-    assert client.simulate_post("/send", json=SEED_REQUEST, remote_addr="192.0.2.1").status_code == 429
-    assert client.simulate_post("/send", json=SEED_REQUEST, remote_addr="192.0.2.2").status_code == 200
+    assert (
+        client.simulate_post("/send", json=SEED_REQUEST, remote_addr="192.0.2.1").status_code == 200
+    )
+    assert (
+        client.simulate_post("/send", json=SEED_REQUEST, remote_addr="192.0.2.1").status_code == 429
+    )
+    assert (
+        client.simulate_post("/send", json=SEED_REQUEST, remote_addr="192.0.2.2").status_code == 200
+    )
 
 
 def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(live_server, clock):
@@ -103,11 +109,14 @@ def test_guessing_keys_is_rate_limited_per_ip(live_server, clock):
 
 def test_a_valid_key_is_counted_per_key_not_by_the_anonymous_per_ip_limit(live_server, clock):
     # A site's back end behind Traefik: 60 messages in a minute with the production defaults.
-    server = live_server(API_KEYS=f"blog:{BLOG_KEY}", ENVIRONMENT="production", clock=clock,
-                         MAIL_TRANSPORT="file")  # production refuses the memory transport
+    server = live_server(
+        API_KEYS=f"blog:{BLOG_KEY}", ENVIRONMENT="production", clock=clock, MAIL_TRANSPORT="file"
+    )  # production refuses the memory transport
     statuses = [server.send(SEED_REQUEST, {"X-API-Key": BLOG_KEY}).status for _ in range(60)]
     assert statuses == [200] * 60
-    guesses = [server.send(SEED_REQUEST, {"X-API-Key": f"guess-{i:020d}"}).status for i in range(11)]
+    guesses = [
+        server.send(SEED_REQUEST, {"X-API-Key": f"guess-{i:020d}"}).status for i in range(11)
+    ]
     assert guesses == [401] * 10 + [429]  # the same address guessing keys is still limited
 
 

@@ -35,9 +35,12 @@ def test_logs_at_the_default_level_hold_no_key_and_no_body(make_client, caplog):
     client, _ = make_client(API_KEYS=f"blog:{KEY}", SMTP_RELAY_PASSWORD=PASSWORD)
     body = "Dear customer, your one-time code is 918273"
     with caplog.at_level(logging.INFO):
-        assert client.simulate_post(
-            "/send", json=dict(SEED_REQUEST, body=body), headers={"X-API-Key": KEY}
-        ).status_code == 200
+        assert (
+            client.simulate_post(
+                "/send", json=dict(SEED_REQUEST, body=body), headers={"X-API-Key": KEY}
+            ).status_code
+            == 200
+        )
         client.simulate_post("/send", json=SEED_REQUEST, headers={"X-API-Key": KEY[::-1]})
     assert "POST /send 200" in caplog.text
     for secret in (KEY, KEY[::-1], PASSWORD, "918273"):
@@ -47,6 +50,8 @@ def test_logs_at_the_default_level_hold_no_key_and_no_body(make_client, caplog):
 def test_an_error_answer_never_echoes_the_key_it_was_given(make_client):
     client, _ = make_client(API_KEYS=f"blog:{KEY}")
     wrong = KEY[:-1] + "X"
-    answer = client.simulate_post("/send", json=SEED_REQUEST, headers={"Authorization": f"Bearer {wrong}"})
+    answer = client.simulate_post(
+        "/send", json=SEED_REQUEST, headers={"Authorization": f"Bearer {wrong}"}
+    )
     assert answer.status_code == 401
     assert wrong not in answer.text

@@ -14,7 +14,7 @@ def test_the_seed_request_is_accepted_and_handed_to_the_transport(client_and_sen
     assert result.json["success"] is True
     assert result.json["message"] == "Email sent successfully"
     assert result.json["transport"] == "memory"
-    (message, envelope), = sent
+    ((message, envelope),) = sent
     assert result.json["id"] == message["Message-ID"]
     assert message["To"] == "recipient@example.org"
     assert message["From"] == "noreply@example.org"
@@ -26,9 +26,11 @@ def test_the_seed_request_is_accepted_and_handed_to_the_transport(client_and_sen
 
 def test_to_may_be_a_list_and_from_overrides_the_default(client_and_sent):
     client, sent = client_and_sent
-    body = dict(SEED_REQUEST, to=["a@example.org", "Bea <b@example.org>"], **{"from": "web@example.org"})
+    body = dict(
+        SEED_REQUEST, to=["a@example.org", "Bea <b@example.org>"], **{"from": "web@example.org"}
+    )
     assert client.simulate_post("/send", json=body).status_code == 200
-    (message, envelope), = sent
+    ((message, envelope),) = sent
     assert envelope.recipients == ("a@example.org", "b@example.org")
     assert envelope.sender == "web@example.org"
     assert message["To"] == "a@example.org, Bea <b@example.org>"
@@ -37,7 +39,7 @@ def test_to_may_be_a_list_and_from_overrides_the_default(client_and_sent):
 def test_html_true_sends_text_html(client_and_sent):
     client, sent = client_and_sent
     client.simulate_post("/send", json=dict(SEED_REQUEST, body="<p>Hi</p>", html=True))
-    (message, _), = sent
+    ((message, _),) = sent
     assert message.get_body(("html",)).get_content() == "<p>Hi</p>\n"
 
 
@@ -121,9 +123,7 @@ def test_json_that_is_not_an_object_is_a_422(client_and_sent, document):
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 def test_a_body_that_is_not_json_is_a_415(client_and_sent, content_type):
     client, _ = client_and_sent
-    result = client.simulate_post(
-        "/send", body=json.dumps(SEED_REQUEST), content_type=content_type
-    )
+    result = client.simulate_post("/send", body=json.dumps(SEED_REQUEST), content_type=content_type)
     assert result.status_code == 415
     assert result.json["success"] is False
 

@@ -43,8 +43,13 @@ def store(request, tmp_path):
 
 
 def postfix(peer, **variables) -> dict:
-    return {"MAIL_TRANSPORT": "postfix", "SMTP_HOST": peer.host, "SMTP_PORT": str(peer.port),
-            "SMTP_TIMEOUT": "1", **variables}
+    return {
+        "MAIL_TRANSPORT": "postfix",
+        "SMTP_HOST": peer.host,
+        "SMTP_PORT": str(peer.port),
+        "SMTP_TIMEOUT": "1",
+        **variables,
+    }
 
 
 def post(client, key=None, api_key=None):
@@ -66,7 +71,9 @@ def assert_outcome_unknown(answer, peer):
     assert "Retry-After" not in answer.headers
 
 
-def test_a_lost_final_reply_is_answered_outcome_unknown_and_never_sent_twice(make_client, peer, store):
+def test_a_lost_final_reply_is_answered_outcome_unknown_and_never_sent_twice(
+    make_client, peer, store
+):
     client, _ = make_client(**postfix(peer, **store))
     peer.hang_up_after_data = True  # the message is queued, the 250 never arrives
     first = post(client, "order-1002")
@@ -96,11 +103,16 @@ def test_an_unknown_outcome_without_a_key_is_answered_as_such(make_client, peer)
 
 
 def test_an_unknown_outcome_is_never_failed_over(make_client, peer, gmail_server, trusted_ca):
-    client, _ = make_client(**postfix(
-        peer, MAIL_TRANSPORT="postfix,gmail", SMTP_RELAY_HOST=gmail_server.host,
-        SMTP_RELAY_PORT=str(gmail_server.port), SMTP_RELAY_USERNAME="site@example.org",
-        SMTP_RELAY_PASSWORD="abcdefghijklmnop",
-    ))
+    client, _ = make_client(
+        **postfix(
+            peer,
+            MAIL_TRANSPORT="postfix,gmail",
+            SMTP_RELAY_HOST=gmail_server.host,
+            SMTP_RELAY_PORT=str(gmail_server.port),
+            SMTP_RELAY_USERNAME="site@example.org",
+            SMTP_RELAY_PASSWORD="abcdefghijklmnop",
+        )
+    )
     peer.hang_up_after_data = True
     assert_outcome_unknown(post(client, "order-1004"), peer)
     assert gmail_server.messages == []  # a second transport would deliver a second copy
@@ -136,7 +148,9 @@ class BreaksTheStoreAfterSending:
             admin.config_set("min-replicas-to-write", 1)
 
 
-def test_a_sent_message_whose_record_failed_never_becomes_a_fresh_claim(make_settings, redis_server):
+def test_a_sent_message_whose_record_failed_never_becomes_a_fresh_claim(
+    make_settings, redis_server
+):
     settings = make_settings(IDEMPOTENCY_STORE=redis_server.url)
     pm = make_plugin_manager(settings)
     pm.register(BreaksTheStoreAfterSending(redis_server.url))
@@ -173,7 +187,8 @@ def test_a_key_claimed_under_one_api_key_does_not_block_another(make_client):
     client, mailer = make_client(API_KEYS=f"shop:{SHOP_KEY},blog:{BLOG_KEY}")
     # The blog pre-claims the shop's next key with another body...
     squatted = client.simulate_post(
-        "/send", json=dict(SEED_REQUEST, subject="squat"),
+        "/send",
+        json=dict(SEED_REQUEST, subject="squat"),
         headers={"Idempotency-Key": "order-1003", "Authorization": f"Bearer {BLOG_KEY}"},
     )
     assert squatted.status_code == 200
@@ -182,9 +197,12 @@ def test_a_key_claimed_under_one_api_key_does_not_block_another(make_client):
     assert len(mailer.transports[0][1].sent) == 2
 
 
-def test_a_form_whose_final_reply_is_lost_says_so_and_a_resubmission_sends_nothing(live_server, peer):
-    server = live_server(FORM_CONTACT_TO="team@example.org", ALLOWED_HOSTS="www.example.org",
-                         **postfix(peer))
+def test_a_form_whose_final_reply_is_lost_says_so_and_a_resubmission_sends_nothing(
+    live_server, peer
+):
+    server = live_server(
+        FORM_CONTACT_TO="team@example.org", ALLOWED_HOSTS="www.example.org", **postfix(peer)
+    )
     peer.hang_up_after_data = True
     hello = urlencoded([("email", "ada@example.net"), ("message", "Hello")])
     first = submit(server.port, "contact", hello, JSON)

@@ -43,7 +43,7 @@ def test_a_trickling_upload_is_answered_once_complete(live_server):
             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
         )
         for start in range(0, len(body), 8):
-            conn.sendall(body[start:start + 8])
+            conn.sendall(body[start : start + 8])
             assert server.healthy()  # meanwhile others are served by the one worker
             time.sleep(0.05)
         assert conn.makefile("rb").readline().split()[1] == b"200"
@@ -52,5 +52,7 @@ def test_a_trickling_upload_is_answered_once_complete(live_server):
 
 def test_client_timeout_must_be_a_whole_number_of_seconds(make_settings):
     assert make_settings().client_timeout == 30
-    with pytest.raises(ConfigError, match="CLIENT_TIMEOUT='0' is not a whole number from 1 to 3600"):
+    with pytest.raises(
+        ConfigError, match="CLIENT_TIMEOUT='0' is not a whole number from 1 to 3600"
+    ):
         make_settings(CLIENT_TIMEOUT="0")

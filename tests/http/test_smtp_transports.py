@@ -59,7 +59,9 @@ def silent_port():
 
 def postfix_down_then(relay: dict) -> dict:
     """Failover from postfix, on a port where nothing listens, to the relay."""
-    return dict(relay, MAIL_TRANSPORT="postfix,gmail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()))
+    return dict(
+        relay, MAIL_TRANSPORT="postfix,gmail", SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port())
+    )
 
 
 def delivered_ids(peer) -> list[str]:
@@ -81,7 +83,9 @@ def test_gmail_delivers_over_verified_starttls_as_the_configured_user(
     assert delivered_ids(gmail_server) == [result.json["id"]]
 
 
-def test_relay_is_another_name_for_the_gmail_transport(make_client, relay, gmail_server, trusted_ca):
+def test_relay_is_another_name_for_the_gmail_transport(
+    make_client, relay, gmail_server, trusted_ca
+):
     client, _ = make_client(**dict(relay, MAIL_TRANSPORT="relay"))
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.json["transport"] == "relay"
@@ -92,15 +96,21 @@ def test_relay_is_another_name_for_the_gmail_transport(make_client, relay, gmail
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_port_465_means_implicit_tls(make_settings, relay, tls_ca, trusted_ca):
     settings = make_settings(**dict(relay, SMTP_RELAY_PORT="465"))
-    (_, transport), = Mailer.from_settings(settings).transports
+    ((_, transport),) = Mailer.from_settings(settings).transports
     assert transport.endpoint.tls == IMPLICIT
     implicit_peer = SmtpPeer(
         ca=tls_ca, username="site@example.org", password=RELAY_PASSWORD, implicit_tls=True
     )
     with implicit_peer as peer:
         endpoint = Endpoint(
-            peer.host, peer.port, IMPLICIT, 2, "example.org", tls_context(verify=True),
-            "site@example.org", RELAY_PASSWORD,
+            peer.host,
+            peer.port,
+            IMPLICIT,
+            2,
+            "example.org",
+            tls_context(verify=True),
+            "site@example.org",
+            RELAY_PASSWORD,
         )
         implicit = SmtpTransport(endpoint, pool_size=1)
         message = message_from_bytes(b"Subject: hi\r\n\r\nbody\r\n")
@@ -281,7 +291,7 @@ def test_idle_connections_are_closed_by_the_pool_after_a_while(smtp_server):
 def test_postfix_uses_starttls_when_offered_except_on_loopback(make_settings, tls_ca):
     def endpoint_tls(host):
         settings = make_settings(MAIL_TRANSPORT="postfix", SMTP_HOST=host)
-        (_, transport), = Mailer.from_settings(settings).transports
+        ((_, transport),) = Mailer.from_settings(settings).transports
         return transport.endpoint.tls
 
     assert endpoint_tls("mail-server") == OPPORTUNISTIC
@@ -327,7 +337,9 @@ def test_when_every_transport_is_down_the_503_says_why_for_each(make_client, rel
     assert "; gmail: 127.0.0.1:" in result.json["details"]
 
 
-def test_the_legacy_relay_names_reach_the_relay(make_settings, make_client, gmail_server, trusted_ca):
+def test_the_legacy_relay_names_reach_the_relay(
+    make_settings, make_client, gmail_server, trusted_ca
+):
     legacy = dict(
         MAIL_TRANSPORT="gmail",
         RELAY_HOST=gmail_server.host,
@@ -374,13 +386,20 @@ def test_ready_is_degraded_when_failover_still_delivers(make_client, relay, trus
 
 
 @pytest.mark.parametrize(
-    "offers", [{}, {"chunking": False}, {"pipelining": False, "chunking": False}],
+    "offers",
+    [{}, {"chunking": False}, {"pipelining": False, "chunking": False}],
     ids=["bdat", "pipelined-data", "stepwise"],
 )
-def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(make_client, offers):
+def test_a_non_ascii_local_part_travels_with_smtputf8_when_the_server_offers_it(
+    make_client, offers
+):
     with SmtpPeer(smtputf8=True, **offers) as peer:
-        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
-        result = client.simulate_post("/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"})
+        client, _ = make_client(
+            MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port)
+        )
+        result = client.simulate_post(
+            "/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"}
+        )
         assert result.status_code == 200, result.json
         (received,) = peer.messages
         assert received.smtputf8 is True
@@ -392,11 +411,15 @@ def test_a_non_ascii_local_part_is_a_502_when_the_server_lacks_smtputf8(make_cli
     client, _ = make_client(
         MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
     )
-    result = client.simulate_post("/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"})
+    result = client.simulate_post(
+        "/send", json={"to": "jürgen@example.org", "subject": "Hi", "body": "x"}
+    )
     assert result.status_code == 502
     assert "SMTPUTF8" in result.json["details"]
     assert smtp_server.messages == []
-    ascii_result = client.simulate_post("/send", json={"to": "jurgen@example.org", "subject": "Hi", "body": "x"})
+    ascii_result = client.simulate_post(
+        "/send", json={"to": "jurgen@example.org", "subject": "Hi", "body": "x"}
+    )
     assert ascii_result.status_code == 200  # the same pooled connection still works
 
 
@@ -409,8 +432,9 @@ def _envelope_chunk(peer: SmtpPeer) -> bytes:
 
 
 def test_the_envelope_is_pipelined_in_one_write_when_the_server_offers_it(make_client, smtp_server):
-    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
-                            SMTP_PORT=str(smtp_server.port))
+    client, _ = make_client(
+        MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
+    )
     assert client.simulate_post("/send", json=TWO_RECIPIENTS).status_code == 200
     assert _envelope_chunk(smtp_server).endswith(
         b"RCPT TO:<A@EXAMPLE.ORG>\r\nRCPT TO:<B@EXAMPLE.ORG>\r\nDATA\r\n"
@@ -421,11 +445,14 @@ def test_the_envelope_is_pipelined_in_one_write_when_the_server_offers_it(make_c
 
 def test_without_pipelining_each_command_waits_for_its_reply(make_client):
     with SmtpPeer(pipelining=False) as peer:
-        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        client, _ = make_client(
+            MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port)
+        )
         assert client.simulate_post("/send", json=TWO_RECIPIENTS).status_code == 200
         assert b"RCPT" not in _envelope_chunk(peer)
         assert [c.upper() for c in peer.chunks if c.upper().startswith(b"RCPT")] == [
-            b"RCPT TO:<A@EXAMPLE.ORG>\r\n", b"RCPT TO:<B@EXAMPLE.ORG>\r\n"
+            b"RCPT TO:<A@EXAMPLE.ORG>\r\n",
+            b"RCPT TO:<B@EXAMPLE.ORG>\r\n",
         ]
         assert peer.messages[0].rcpt_tos == ("a@example.org", "b@example.org")
 
@@ -435,7 +462,9 @@ def test_a_message_one_recipient_refused_reaches_nobody(make_client, pipelining)
     """With PIPELINING, DATA was already accepted for the other recipient when the refusal is
     read: the client must hang up rather than finish the message."""
     with SmtpPeer(pipelining=pipelining) as peer:
-        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        client, _ = make_client(
+            MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port)
+        )
         peer.rcpt_reply, peer.refused_recipients = "550 5.1.1 No such user", {"b@example.org"}
         result = client.simulate_post("/send", json=TWO_RECIPIENTS)
         assert result.status_code == 502
@@ -458,7 +487,9 @@ def test_a_message_one_recipient_refused_reaches_nobody(make_client, pipelining)
 @pytest.mark.parametrize("chunking", [True, False], ids=["bdat", "data"])
 def test_lines_that_start_with_a_dot_arrive_unchanged(make_client, chunking):
     with SmtpPeer(chunking=chunking) as peer:
-        client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port))
+        client, _ = make_client(
+            MAIL_TRANSPORT="postfix", SMTP_HOST=peer.host, SMTP_PORT=str(peer.port)
+        )
         body = ".\n.. two dots\n.end"
         assert client.simulate_post("/send", json=dict(SEED_REQUEST, body=body)).status_code == 200
     (received,) = peer.messages
@@ -468,8 +499,9 @@ def test_lines_that_start_with_a_dot_arrive_unchanged(make_client, chunking):
 
 
 def test_a_message_to_one_recipient_goes_in_one_write_with_bdat(make_client, smtp_server):
-    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
-                            SMTP_PORT=str(smtp_server.port))
+    client, _ = make_client(
+        MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
+    )
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
     (received,) = smtp_server.messages
     envelope = f"RCPT TO:<recipient@example.org>\r\nBDAT {len(received.data)} LAST\r\n".encode()
@@ -477,14 +509,18 @@ def test_a_message_to_one_recipient_goes_in_one_write_with_bdat(make_client, smt
     assert received.rcpt_tos == ("recipient@example.org",)
 
 
-def test_a_refused_recipient_refuses_the_bdat_and_the_connection_stays_usable(make_client, smtp_server):
-    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host,
-                            SMTP_PORT=str(smtp_server.port))
+def test_a_refused_recipient_refuses_the_bdat_and_the_connection_stays_usable(
+    make_client, smtp_server
+):
+    client, _ = make_client(
+        MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
+    )
     smtp_server.rcpt_reply = "550 5.1.1 No such user"
     refused = client.simulate_post("/send", json=SEED_REQUEST)
     assert refused.status_code == 502
-    assert "refused the recipient(s) recipient@example.org (550 5.1.1 No such user)" in (
-        refused.json["details"]
+    assert (
+        "refused the recipient(s) recipient@example.org (550 5.1.1 No such user)"
+        in (refused.json["details"])
     )
     assert smtp_server.messages == []
     smtp_server.rcpt_reply = None

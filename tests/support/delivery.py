@@ -37,10 +37,14 @@ def parse(received: Received) -> EmailMessage:
     # line end, as a mail client stores it: native.
     text = received.data.decode("utf-8").replace("\r\n", "\n")
     headers, blank, body = text.partition("\n\n")
-    return Parser(policy=policy.default).parsestr(_BETWEEN_ENCODED_WORDS.sub("", headers) + blank + body)
+    return Parser(policy=policy.default).parsestr(
+        _BETWEEN_ENCODED_WORDS.sub("", headers) + blank + body
+    )
 
 
-def send_and_receive(client, sent: list, peer: SmtpPeer, body: dict) -> tuple[Received, EmailMessage]:
+def send_and_receive(
+    client, sent: list, peer: SmtpPeer, body: dict
+) -> tuple[Received, EmailMessage]:
     """POST /send, assert 200, relay the captured message to ``peer``, return it parsed."""
     result = client.simulate_post("/send", json=body)
     assert result.status_code == 200, result.json

@@ -37,7 +37,9 @@ def multipart(fields: list[tuple[str, str]], files=()) -> tuple[bytes, str]:
     for name, filename, content_type, content in files:
         chunks.append(
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"'
-            f"\r\nContent-Type: {content_type}\r\n\r\n".encode() + content + b"\r\n"
+            f"\r\nContent-Type: {content_type}\r\n\r\n".encode()
+            + content
+            + b"\r\n"
         )
     chunks.append(f"--{boundary}--\r\n".encode())
     return b"".join(chunks), f"multipart/form-data; boundary={boundary}"

@@ -48,7 +48,10 @@ def run_configure(config_dir: Path, env: dict[str, str]) -> subprocess.Completed
     environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", **env}
     return subprocess.run(
         ["sh", str(CONFIGURE), str(config_dir)],
-        env=environ, capture_output=True, text=True, timeout=60,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -123,7 +126,9 @@ class PostfixRelay:
         done = subprocess.run(
             ["postfix", "-c", str(self.etc), "start"], capture_output=True, text=True, timeout=60
         )
-        assert done.returncode == 0, f"postfix start failed:\n{done.stdout}{done.stderr}\n{self.log()}"
+        assert done.returncode == 0, (
+            f"postfix start failed:\n{done.stdout}{done.stderr}\n{self.log()}"
+        )
         wait_for(self._answers, what=f"postfix on port {self.port}\n{self.log()}")
         return self
 
@@ -138,9 +143,7 @@ class PostfixRelay:
         if not self.started:
             return
         self.started = False
-        subprocess.run(
-            ["postfix", "-c", str(self.etc), "stop"], capture_output=True, timeout=60
-        )
+        subprocess.run(["postfix", "-c", str(self.etc), "stop"], capture_output=True, timeout=60)
         try:
             wait_for(lambda: not self.processes(), timeout=10, what="postfix to stop")
         finally:
@@ -181,7 +184,10 @@ class PostfixRelay:
         """The queue as ``postqueue -j`` sees it: one dict per message."""
         out = subprocess.run(
             ["postqueue", "-c", str(self.etc), "-j"],
-            check=True, capture_output=True, text=True, timeout=30,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
         ).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
@@ -196,9 +202,7 @@ class PostfixRelay:
 
     def client(self, source: str = "127.0.0.1", port: int | None = None) -> smtplib.SMTP:
         """An SMTP client of this Postfix, connecting from ``source`` (any 127.0.0.x)."""
-        return smtplib.SMTP(
-            "127.0.0.1", port or self.port, timeout=10, source_address=(source, 0)
-        )
+        return smtplib.SMTP("127.0.0.1", port or self.port, timeout=10, source_address=(source, 0))
 
 
 def _postfix_ids() -> tuple[int, int]:
@@ -239,7 +243,8 @@ def make_postfix(tls_ca, ca_file):
             **env,
         }
         relay = PostfixRelay(
-            scratch / f"postfix{len(relays)}", variables,
+            scratch / f"postfix{len(relays)}",
+            variables,
             server_cert=tls_ca.issue_cert("localhost", "127.0.0.1"),
         )
         relay.root.mkdir()

@@ -11,7 +11,6 @@ SEED_REQUEST = {
 }
 
 
-
 def parse_mail(raw: bytes) -> EmailMessage:
     """Parse a message as a mail client would: CRLF line ends read as plain line ends, and
     UTF-8 (RFC 6532 headers of an SMTPUTF8 message) read as text, not surrogate escapes."""

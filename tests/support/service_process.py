@@ -19,16 +19,30 @@ class ServiceProcess:
     def __init__(self, env: dict[str, str], cwd: Path, *extra_args: str):
         self.env = {**os.environ, **env}
         self.cwd = cwd
-        self.args = [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1",
-                     "--port", "0", *extra_args]
+        self.args = [
+            sys.executable,
+            "-m",
+            "dinky_falcon",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            *extra_args,
+        ]
         self.log: list[str] = []
         self.log_complete = threading.Event()  # the process closed its log
         self.port: int | None = None
 
     def start(self, timeout: float = 15) -> ServiceProcess:
         self.process = subprocess.Popen(
-            self.args, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            self.args,
+            cwd=self.cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         ready = threading.Event()
         threading.Thread(target=self._read_log, args=(ready,), daemon=True).start()
@@ -83,8 +97,13 @@ def start_or_refuse(env: dict[str, str], cwd: Path, *args: str, timeout: float =
     so a configuration that should have been refused fails the test at once.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "dinky_falcon", "serve", *args], cwd=cwd, env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "dinky_falcon", "serve", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     timer = threading.Timer(timeout, process.kill)

@@ -28,10 +28,16 @@ DOCKERD_LOG = Path("/var/log/dinky-dockerd.log")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
-def docker(*args: str, check: bool = True, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kwargs)
+def docker(
+    *args: str, check: bool = True, timeout: float = 600, **kwargs
+) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
     if check and done.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+        raise RuntimeError(
+            f"docker {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}"
+        )
     return done
 
 
@@ -47,10 +53,17 @@ def ensure_engine(wait: float = 60) -> None:
     if engine_running():
         return
     if shutil.which("dockerd") is None:
-        raise RuntimeError("dockerd is not installed: apt-get install docker.io (bash .ci/run does)")
+        raise RuntimeError(
+            "dockerd is not installed: apt-get install docker.io (bash .ci/run does)"
+        )
     with open(DOCKERD_LOG, "ab") as log:
-        subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                         start_new_session=True)
+        subprocess.Popen(
+            ["dockerd"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + wait
     while not engine_running():
         if time.monotonic() > deadline:
@@ -76,8 +89,12 @@ def base_images() -> list[str]:
 def build_debian(tag: str = DEBIAN_IMAGE) -> None:
     """debian:bookworm-slim from debootstrap's minimal base, imported as an image."""
     with tempfile.TemporaryDirectory(prefix="dinky-debootstrap-") as root:
-        subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root, DEBIAN_MIRROR],
-                       check=True, capture_output=True, timeout=1800)
+        subprocess.run(
+            ["debootstrap", "--variant=minbase", "bookworm", root, DEBIAN_MIRROR],
+            check=True,
+            capture_output=True,
+            timeout=1800,
+        )
         tar = subprocess.Popen(["tar", "-C", root, "-c", "."], stdout=subprocess.PIPE)
         docker("import", "--change", 'CMD ["bash"]', "-", tag, stdin=tar.stdout)
         if tar.wait() != 0:
@@ -113,7 +130,9 @@ def ensure_image(tag: str) -> None:
     elif tag.startswith("python:"):
         build_python(tag)
     else:
-        raise RuntimeError(f"no stand-in is known for the base image {tag}; pull it or add one here")
+        raise RuntimeError(
+            f"no stand-in is known for the base image {tag}; pull it or add one here"
+        )
 
 
 def forget_images(project: str, keep_as: str = "dinky-stack-cache") -> None:
@@ -135,5 +154,7 @@ if __name__ == "__main__":
     started = time.monotonic()
     ensure_engine()
     ensure_base_images()
-    print(f"engine and base images ready ({', '.join(base_images())}) in {time.monotonic() - started:.0f}s",
-          file=sys.stderr)
+    print(
+        f"engine and base images ready ({', '.join(base_images())}) in {time.monotonic() - started:.0f}s",
+        file=sys.stderr,
+    )

@@ -42,7 +42,10 @@ def run_compose_config(env_file):
     """`docker-compose config` with env_file both for interpolation and for the API's env_file."""
     return subprocess.run(
         ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
-        capture_output=True, text=True, timeout=60, cwd=env_file.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=env_file.parent,
         env={**os.environ, "ENV_FILE": str(env_file)},
     )
 
@@ -69,7 +72,11 @@ def test_the_api_is_routed_by_traefik_to_port_20001_on_the_configured_entrypoint
 def test_the_api_hands_mail_to_the_relay_container(stack):
     env = stack["mail-api"]["environment"]
     # The stack's own wiring wins over what a local .env says (SMTP_HOST=localhost, PORT=8080).
-    assert (env["MAIL_TRANSPORT"], env["SMTP_HOST"], env["SMTP_PORT"]) == ("postfix", "mail-server", "25")
+    assert (env["MAIL_TRANSPORT"], env["SMTP_HOST"], env["SMTP_PORT"]) == (
+        "postfix",
+        "mail-server",
+        "25",
+    )
     assert (env["PORT"], env["PLUGINS_DIR"]) == ("20001", "/app/plugins")
     assert stack["mail-api"]["depends_on"]["mail-server"]["condition"] == "service_healthy"
 

@@ -46,8 +46,13 @@ def main_cf(directory) -> dict[str, str]:
 
 def snapshot(directory):
     return {
-        path.relative_to(directory): (path.read_bytes(), path.stat().st_mode, path.stat().st_mtime_ns)
-        for path in sorted(directory.rglob("*")) if path.is_file()
+        path.relative_to(directory): (
+            path.read_bytes(),
+            path.stat().st_mode,
+            path.stat().st_mtime_ns,
+        )
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
     }
 
 
@@ -70,7 +75,9 @@ def test_the_credentials_map_is_private_and_holds_the_squeezed_app_password(conf
         assert stat.S_IMODE((directory / name).stat().st_mode) == 0o600
     looked_up = subprocess.run(
         ["postmap", "-q", "[smtp.gmail.com]:587", f"hash:{directory}/sasl_passwd"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     assert looked_up == "site@example.org:abcdefghijklmnop"
 
@@ -114,7 +121,9 @@ def test_a_changed_password_is_written_and_indexed_again(configure):
     configure(SMTP_RELAY_PASSWORD="new-password")
     looked_up = subprocess.run(
         ["postmap", "-q", "[smtp.gmail.com]:587", f"hash:{directory}/sasl_passwd"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     assert looked_up == "site@example.org:new-password"
 
@@ -129,18 +138,29 @@ def test_the_submission_login_is_rebuilt_only_when_it_changes(configure):
     configure(SUBMISSION_USERNAME="cron", SUBMISSION_PASSWORD="one")
     assert snapshot(directory) == before
     configure(SUBMISSION_USERNAME="cron", SUBMISSION_PASSWORD="two")
-    assert snapshot(directory)[sasldb.relative_to(directory)] != before[sasldb.relative_to(directory)]
+    assert (
+        snapshot(directory)[sasldb.relative_to(directory)] != before[sasldb.relative_to(directory)]
+    )
     configure()
     assert not sasldb.exists()
 
 
 def test_the_legacy_relay_names_still_work_and_the_new_ones_win(configure):
-    legacy = {"SMTP_RELAY_HOST": "", "SMTP_RELAY_PORT": "", "SMTP_RELAY_USERNAME": "",
-              "SMTP_RELAY_PASSWORD": "", "RELAY_HOST": "smtp.example.net", "RELAY_PORT": "2525",
-              "RELAY_USERNAME": "old@example.net", "RELAY_PASSWORD": "oldsecret"}
+    legacy = {
+        "SMTP_RELAY_HOST": "",
+        "SMTP_RELAY_PORT": "",
+        "SMTP_RELAY_USERNAME": "",
+        "SMTP_RELAY_PASSWORD": "",
+        "RELAY_HOST": "smtp.example.net",
+        "RELAY_PORT": "2525",
+        "RELAY_USERNAME": "old@example.net",
+        "RELAY_PASSWORD": "oldsecret",
+    }
     directory, main = configure(**legacy)
     assert main["relayhost"] == "[smtp.example.net]:2525"
-    assert (directory / "sasl_passwd").read_text() == "[smtp.example.net]:2525 old@example.net:oldsecret\n"
+    assert (
+        directory / "sasl_passwd"
+    ).read_text() == "[smtp.example.net]:2525 old@example.net:oldsecret\n"
     _, main = configure(**{**legacy, "SMTP_RELAY_HOST": "smtp.gmail.com"})
     assert main["relayhost"] == "[smtp.gmail.com]:2525"
 
@@ -186,7 +206,10 @@ def test_a_bad_value_stops_it_with_one_line_naming_the_variable(tmp_path, variab
 
 def test_the_map_type_is_the_one_postfix_supports(configure):
     default_type = subprocess.run(
-        ["postconf", "-d", "-h", "default_database_type"], check=True, capture_output=True, text=True
+        ["postconf", "-d", "-h", "default_database_type"],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     _, main = configure()
     assert main["smtp_sasl_password_maps"].startswith(f"{default_type}:")
@@ -197,7 +220,7 @@ def entrypoint_awk(after: str) -> str:
     """An awk program of the container's entrypoint, to run it here on Debian's awk."""
     entrypoint = (REPO / "compose" / "mail-server" / "entrypoint").read_text()
     start = entrypoint.index(after + " awk '") + len(after + " awk '")
-    return entrypoint[start:entrypoint.index("'", start)]
+    return entrypoint[start : entrypoint.index("'", start)]
 
 
 def test_the_container_trusts_its_own_network_by_default():
@@ -208,7 +231,10 @@ def test_the_container_trusts_its_own_network_by_default():
     )
     networks = subprocess.run(
         ["awk", entrypoint_awk("ip -o -4 addr show |")],
-        input=ip_output, capture_output=True, text=True, check=True,
+        input=ip_output,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert networks == "172.18.0.0/16,192.168.96.0/20"
 

@@ -12,15 +12,15 @@ import dkim
 import pytest
 from falcon import testing
 
-from support.samples import SEED_REQUEST, parse_mail
 from dinky_falcon.app import create_app
 from dinky_falcon.cli import main
+from dinky_falcon.config.settings import Settings
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.hookspecs import hookimpl
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
-from dinky_falcon.config.settings import Settings
 from support.postfix_harness import wait_for
+from support.samples import SEED_REQUEST, parse_mail
 
 FROM_DOMAIN = {**SEED_REQUEST, "from": "Shop <orders@example.org>"}
 
@@ -83,7 +83,14 @@ def test_a_message_from_the_memory_transport_verifies_against_the_printed_record
     assert tags["d"] == "example.org" and tags["s"] == "s2026"
     # Every header that matters and is present; From once more than present (over-signed).
     assert tags["h"].split(":") == [
-        "from", "to", "subject", "date", "message-id", "mime-version", "content-type", "from"
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "from",
     ]
     assert "DKIM-Signature" in dict(message.items())  # plugins reading headers see it too
 
@@ -95,8 +102,12 @@ def test_a_message_written_by_the_file_transport_verifies(kind, keygen, make_cli
         MAIL_TRANSPORT="file", DKIM_PRIVATE_KEY_FILE=str(path), DKIM_SELECTOR="s2026"
     )
     request = {
-        **FROM_DOMAIN, "cc": "c@example.net", "reply_to": "help@example.org", "html": "<p>Hé</p>",
-        "text": "Hé", "headers": {"In-Reply-To": "<a@example.net>", "References": "<a@example.net>"},
+        **FROM_DOMAIN,
+        "cc": "c@example.net",
+        "reply_to": "help@example.org",
+        "html": "<p>Hé</p>",
+        "text": "Hé",
+        "headers": {"In-Reply-To": "<a@example.net>", "References": "<a@example.net>"},
         "attachments": [{"filename": "a.txt", "content": "aGVsbG8=", "content_type": "text/plain"}],
     }
     del request["body"]
@@ -105,8 +116,18 @@ def test_a_message_written_by_the_file_transport_verifies(kind, keygen, make_cli
     raw = eml.read_bytes()
     assert verifies(raw, "s2026", record)
     assert signature_tags(raw)["h"].split(":") == [
-        "from", "to", "cc", "subject", "date", "message-id", "reply-to", "mime-version",
-        "content-type", "in-reply-to", "references", "from",
+        "from",
+        "to",
+        "cc",
+        "subject",
+        "date",
+        "message-id",
+        "reply-to",
+        "mime-version",
+        "content-type",
+        "in-reply-to",
+        "references",
+        "from",
     ]
 
 
@@ -114,8 +135,11 @@ def test_a_message_written_by_the_file_transport_verifies(kind, keygen, make_cli
 def test_a_message_sent_over_smtp_verifies_as_it_arrives(kind, keygen, make_client, smtp_server):
     path, record = keygen(kind)
     client, _ = make_client(
-        MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port),
-        DKIM_PRIVATE_KEY_FILE=str(path), DKIM_SELECTOR="s2026",
+        MAIL_TRANSPORT="postfix",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
+        DKIM_PRIVATE_KEY_FILE=str(path),
+        DKIM_SELECTOR="s2026",
     )
     assert client.simulate_post("/send", json=FROM_DOMAIN).status_code == 200
     (received,) = smtp_server.messages
@@ -129,8 +153,12 @@ def test_a_message_relayed_by_postfix_still_verifies_below_its_received_header(
     path, record = keygen(kind)
     relay = make_postfix(gmail_server.port)
     client, _ = make_client(
-        MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(relay.port),
-        SMTP_TIMEOUT="5", DKIM_PRIVATE_KEY_FILE=str(path), DKIM_SELECTOR="s2026",
+        MAIL_TRANSPORT="postfix",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(relay.port),
+        SMTP_TIMEOUT="5",
+        DKIM_PRIVATE_KEY_FILE=str(path),
+        DKIM_SELECTOR="s2026",
     )
     request = {**FROM_DOMAIN, "body": "Bonjour,\nçа va ?\n" + "long line " * 30 + "\n"}
     assert client.simulate_post("/send", json=request).status_code == 200
@@ -165,7 +193,8 @@ def test_signing_happens_after_the_before_send_hooks(keygen, make_settings):
 def test_a_subdomain_of_dkim_domain_is_signed_for_the_domain(keygen, make_client):
     path, record = keygen("ed25519")
     client, mailer = make_client(
-        DKIM_PRIVATE_KEY_FILE=str(path), DKIM_SELECTOR="s2026",
+        DKIM_PRIVATE_KEY_FILE=str(path),
+        DKIM_SELECTOR="s2026",
         ALLOWED_SENDER_DOMAINS="news.example.org",
     )
     request = {**SEED_REQUEST, "from": "news@news.example.org"}
@@ -212,6 +241,7 @@ def test_the_unchanged_prebuilt_bytes_are_what_is_signed_and_sent(keygen, make_c
 
 # --- Key files: a bad one stops the start with one line -----------------------------------------
 
+
 def config_error(tmp_path, **variables) -> str:
     environ = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org", **variables}
     with pytest.raises(ConfigError) as caught:
@@ -246,17 +276,24 @@ def test_an_encrypted_or_unusable_key_stops_the_start(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
     encrypted = tmp_path / "encrypted.pem"
-    encrypted.write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"secret passphrase"),
-    ))
+    encrypted.write_bytes(
+        rsa.generate_private_key(65537, 2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret passphrase"),
+        )
+    )
     assert config_error(tmp_path, DKIM_PRIVATE_KEY_FILE=str(encrypted)).endswith(
         "the key is encrypted: write it without a passphrase"
     )
     p256 = tmp_path / "p256.pem"
-    p256.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    p256.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     assert config_error(tmp_path, DKIM_PRIVATE_KEY_FILE=str(p256)).endswith(
         "only an RSA or an Ed25519 key can sign DKIM"
     )
@@ -267,10 +304,13 @@ def test_an_rsa_key_in_pkcs1_form_as_openssl_genrsa_writes_it_is_accepted(tmp_pa
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     path = tmp_path / "pkcs1.pem"
-    path.write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ))
+    path.write_bytes(
+        rsa.generate_private_key(65537, 2048).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
     client, mailer = make_client(DKIM_PRIVATE_KEY_FILE=str(path))
     assert client.simulate_post("/send", json=FROM_DOMAIN).status_code == 200
     raw = mailer.transports[0][1].sent[0][0].as_bytes()
@@ -289,6 +329,7 @@ def test_the_service_does_not_start_with_a_bad_key(tmp_path, monkeypatch, capsys
 
 
 # --- dkim-keygen ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["rsa", "ed25519"])
 def test_keygen_writes_a_key_only_its_owner_can_read(kind, keygen):

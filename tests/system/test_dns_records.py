@@ -12,10 +12,10 @@ import dns.rrset
 import dns.zone
 import pytest
 
-from support.samples import SEED_REQUEST
 from dinky_falcon.cli import main
-from dinky_falcon.errors import ConfigError
 from dinky_falcon.config.settings import Settings
+from dinky_falcon.errors import ConfigError
+from support.samples import SEED_REQUEST
 from support.smtp_peer import free_port
 
 RECORD_LINE = re.compile(r'(\S+\.) 3600 IN TXT ((?:"(?:[^"\\]|\\.){0,255}" ?)+)')
@@ -66,8 +66,15 @@ class DnsPeer:
 def cli(tmp_path, monkeypatch, capsys):
     """``cli(*argv, VARIABLE=value)`` -> (exit status, stdout), in a clean environment."""
     monkeypatch.chdir(tmp_path)
-    for name in ("MAIL_TRANSPORT", "SMTP_RELAY_HOST", "SMTP_RELAY_USERNAME", "BOUNCE_ADDRESS",
-                 "DKIM_PRIVATE_KEY_FILE", "DKIM_SELECTOR", "RELAY_HOST"):
+    for name in (
+        "MAIL_TRANSPORT",
+        "SMTP_RELAY_HOST",
+        "SMTP_RELAY_USERNAME",
+        "BOUNCE_ADDRESS",
+        "DKIM_PRIVATE_KEY_FILE",
+        "DKIM_SELECTOR",
+        "RELAY_HOST",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAIL_DOMAIN", "example.org")
 
@@ -124,11 +131,16 @@ def test_dns_prints_the_three_records_one_per_line_as_a_zone_file_takes_them(cli
 
 
 def test_dns_names_gmail_when_mail_leaves_through_gmail(cli):
-    for variables in ({"MAIL_TRANSPORT": "gmail"},
-                      {"MAIL_TRANSPORT": "postfix", "SMTP_RELAY_USERNAME": "me@gmail.com"}):
+    for variables in (
+        {"MAIL_TRANSPORT": "gmail"},
+        {"MAIL_TRANSPORT": "postfix", "SMTP_RELAY_USERNAME": "me@gmail.com"},
+    ):
         status, output = cli("dns", **variables)
         assert text_of(records_of(output)["example.org."]) == "v=spf1 include:_spf.google.com ~all"
-        assert "; DKIM: no DKIM_PRIVATE_KEY_FILE; make a key with `dinky-mail dkim-keygen PATH`" in output
+        assert (
+            "; DKIM: no DKIM_PRIVATE_KEY_FILE; make a key with `dinky-mail dkim-keygen PATH`"
+            in output
+        )
 
 
 def test_dns_names_another_relay_by_its_address_and_says_so(cli):
@@ -145,20 +157,28 @@ def test_dns_check_says_ok_when_everything_is_published(cli, key_file):
     assert status == 0, output
     assert [line.split()[:3] for line in output.splitlines()] == [
         ["ok", "SPF", "example.org."],
-        ["ok", "DKIM", "s1._domainkey.example.org.", ],
+        [
+            "ok",
+            "DKIM",
+            "s1._domainkey.example.org.",
+        ],
         ["ok", "DMARC", "_dmarc.example.org."],
     ]
 
 
 def test_dns_check_says_which_records_are_missing_or_differ(cli, key_file, tmp_path):
-    variables = {"DKIM_PRIVATE_KEY_FILE": str(key_file), "DKIM_SELECTOR": "s1",
-                 "MAIL_TRANSPORT": "gmail"}
+    variables = {
+        "DKIM_PRIVATE_KEY_FILE": str(key_file),
+        "DKIM_SELECTOR": "s1",
+        "MAIL_TRANSPORT": "gmail",
+    }
     other_key = tmp_path / "other.pem"
     cli("dkim-keygen", "--selector", "s1", str(other_key))
     published = {
         "example.org.": '"v=spf1 mx ~all"',  # Gmail's include is lacking
-        "s1._domainkey.example.org.": records_of(cli("dns", DKIM_PRIVATE_KEY_FILE=str(other_key),
-                                                      DKIM_SELECTOR="s1")[1])["s1._domainkey.example.org."],
+        "s1._domainkey.example.org.": records_of(
+            cli("dns", DKIM_PRIVATE_KEY_FILE=str(other_key), DKIM_SELECTOR="s1")[1]
+        )["s1._domainkey.example.org."],
     }
     with DnsPeer(published) as peer:
         status, output = cli("dns", "--check", "--server", f"127.0.0.1:{peer.port}", **variables)
@@ -173,8 +193,9 @@ def test_dns_check_says_which_records_are_missing_or_differ(cli, key_file, tmp_p
 def test_dns_check_gives_up_after_its_timeout_when_the_server_never_answers(cli):
     with DnsPeer({}, silent=True) as peer:
         started = time.monotonic()
-        status, output = cli("dns", "--check", "--server", f"127.0.0.1:{peer.port}",
-                             "--timeout", "0.5")
+        status, output = cli(
+            "dns", "--check", "--server", f"127.0.0.1:{peer.port}", "--timeout", "0.5"
+        )
         elapsed = time.monotonic() - started
     assert status == 1
     assert [line.split()[0] for line in output.splitlines()[:2]] == ["UNKNOWN", "UNKNOWN"]
@@ -184,9 +205,12 @@ def test_dns_check_gives_up_after_its_timeout_when_the_server_never_answers(cli)
 
 # --- BOUNCE_ADDRESS -------------------------------------------------------------------------
 
+
 def test_bounce_address_is_the_envelope_sender_and_from_is_unchanged(make_client, smtp_server):
     client, _ = make_client(
-        MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port),
+        MAIL_TRANSPORT="postfix",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
         BOUNCE_ADDRESS="bounces@example.org",
     )
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
@@ -197,7 +221,9 @@ def test_bounce_address_is_the_envelope_sender_and_from_is_unchanged(make_client
 
 def test_without_bounce_address_the_envelope_sender_is_the_from_address(make_client, smtp_server):
     client, _ = make_client(
-        MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port),
+        MAIL_TRANSPORT="postfix",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
     )
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
     assert smtp_server.messages[0].mail_from == "noreply@example.org"
@@ -209,8 +235,9 @@ def test_the_sender_policy_still_judges_the_from_address_with_a_bounce_address(m
     assert answer.status_code == 403
 
 
-@pytest.mark.parametrize("value", ["not an address", "Bounces <bounces@example.org>",
-                                   "bøunces@example.org"])
+@pytest.mark.parametrize(
+    "value", ["not an address", "Bounces <bounces@example.org>", "bøunces@example.org"]
+)
 def test_an_unusable_bounce_address_stops_the_start(value):
     with pytest.raises(ConfigError, match="^BOUNCE_ADDRESS"):
         Settings.from_env({"MAIL_DOMAIN": "example.org", "BOUNCE_ADDRESS": value}, env_file=None)

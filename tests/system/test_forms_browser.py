@@ -79,9 +79,17 @@ def service(site, tmp_path):
 def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--user-data-dir={tmp_path / 'chromium'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     yield driver
@@ -138,7 +146,9 @@ def test_the_plain_form_redirects_to_the_sites_thank_you_page_and_the_mail_is_in
     assert message["To"] == "team@example.org"
     assert message["Reply-To"] == "ada@example.net"
     assert message["Subject"] == "New message from Ada <Lovelace>"
-    assert "message: Hello from a real browser & friends" in message.get_body(("plain",)).get_content()
+    assert (
+        "message: Hello from a real browser & friends" in message.get_body(("plain",)).get_content()
+    )
     assert "Ada &lt;Lovelace&gt;" in message.get_body(("html",)).get_content()
 
 
@@ -169,16 +179,22 @@ def the_status_after_sending(browser, site) -> str:
     return status.text
 
 
-def test_the_fetch_form_tells_a_refused_origin_from_an_unreachable_service(
-    site, browser, tmp_path
-):
-    env = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
-           "OUTBOX_DIR": str(tmp_path / "outbox"), "DATA_DIR": str(tmp_path / "data"),
-           "ALLOWED_HOSTS": "www.example.org", "FORM_CONTACT_TO": "team@example.org"}
+def test_the_fetch_form_tells_a_refused_origin_from_an_unreachable_service(site, browser, tmp_path):
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "DATA_DIR": str(tmp_path / "data"),
+        "ALLOWED_HOSTS": "www.example.org",
+        "FORM_CONTACT_TO": "team@example.org",
+    }
     with ServiceProcess(env, cwd=tmp_path) as service:
         site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{service.port}"
         refused = the_status_after_sending(browser, site)
-    assert refused == "Not sent: this page may not use the mail service. Please contact us another way."
+    assert (
+        refused
+        == "Not sent: this page may not use the mail service. Please contact us another way."
+    )
     assert not (tmp_path / "outbox").exists() or not list((tmp_path / "outbox").glob("*.eml"))
     # The same address once nothing listens there any more.
     assert the_status_after_sending(browser, site) == (

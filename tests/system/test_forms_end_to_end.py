@@ -33,8 +33,12 @@ def serve(tmp_path):
     started = []
 
     def start(**variables) -> ServiceProcess:
-        env = {**CONTACT, "OUTBOX_DIR": str(tmp_path / "outbox"), "DATA_DIR": str(tmp_path / "data"),
-               **variables}
+        env = {
+            **CONTACT,
+            "OUTBOX_DIR": str(tmp_path / "outbox"),
+            "DATA_DIR": str(tmp_path / "data"),
+            **variables,
+        }
         service = ServiceProcess(env, cwd=tmp_path).start()
         started.append(service)
         return service
@@ -68,7 +72,12 @@ def test_a_plain_html_post_is_mailed_to_the_configured_recipients_and_redirects(
     assert message["Reply-To"] == "Ada Lovelace <ada@example.net>"
     assert message["Subject"] == "New message from Ada <script>alert(1)</script>"
     text = message.get_body(("plain",)).get_content()
-    assert text.index("name: Ada") < text.index("email: ") < text.index("to: ") < text.index("message:")
+    assert (
+        text.index("name: Ada")
+        < text.index("email: ")
+        < text.index("to: ")
+        < text.index("message:")
+    )
     assert "I'd like a quote & a <b>demo</b>." in text
     page = message.get_body(("html",)).get_content()
     assert "<script>" not in page and "<b>demo" not in page
@@ -79,9 +88,13 @@ def test_a_plain_html_post_is_mailed_to_the_configured_recipients_and_redirects(
 def test_a_multipart_post_with_a_file_reaches_an_smtp_server_with_the_file_attached(
     serve, smtp_server
 ):
-    service = serve(MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port))
-    files = [("cv", "cv.pdf", "application/pdf", b"%PDF-1.4 tiny"),
-             ("photo", "", "application/octet-stream", b"")]  # a file input left empty
+    service = serve(
+        MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port)
+    )
+    files = [
+        ("cv", "cv.pdf", "application/pdf", b"%PDF-1.4 tiny"),
+        ("photo", "", "application/octet-stream", b""),
+    ]  # a file input left empty
     answer = submit(service.port, "contact", multipart(VISITOR, files), JSON)
     assert answer.status == 200
     assert answer.json["success"] is True
@@ -99,7 +112,9 @@ def test_a_multipart_post_with_a_file_reaches_an_smtp_server_with_the_file_attac
 
 def test_a_filled_honeypot_is_answered_as_sent_and_nothing_is_sent(serve, tmp_path):
     service = serve()
-    answer = submit(service.port, "contact", urlencoded([*VISITOR, ("_gotcha", "http://spam.test")]))
+    answer = submit(
+        service.port, "contact", urlencoded([*VISITOR, ("_gotcha", "http://spam.test")])
+    )
     assert (answer.status, answer.headers["Location"]) == (303, f"{SITE}/thanks.html")
     as_json = submit(service.port, "contact", urlencoded([*VISITOR, ("_gotcha", "x")]), JSON)
     assert as_json.status == 200 and as_json.json["success"] is True and as_json.json["id"]

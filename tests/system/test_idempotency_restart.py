@@ -19,7 +19,18 @@ class Service:
 
     def __init__(self, cwd, environ):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "0", "--threads", "2"],
+            [
+                sys.executable,
+                "-m",
+                "dinky_falcon",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--threads",
+                "2",
+            ],
             cwd=cwd,
             env=environ,
             stderr=subprocess.PIPE,
@@ -38,7 +49,9 @@ class Service:
             raise RuntimeError("the service did not start:\n" + "".join(self.log))
         self.port = port
         # Keep reading the log so the pipe never fills up.
-        self.reader = threading.Thread(target=lambda: self.log.extend(self.process.stderr), daemon=True)
+        self.reader = threading.Thread(
+            target=lambda: self.log.extend(self.process.stderr), daemon=True
+        )
         self.reader.start()
 
     def post(self, body: dict, key: str):

@@ -12,7 +12,9 @@ from dinky_falcon.logs import OneLinePerEvent
 from support.service_process import ServiceProcess
 
 FORGED = "2026-01-01 00:00:00,000 INFO dinky_falcon.access: POST /send 200"
-FORGING_PATH = "/nothing%0a2026-01-01%2000:00:00,000%20INFO%20dinky_falcon.access:%20POST%20/send%20200"
+FORGING_PATH = (
+    "/nothing%0a2026-01-01%2000:00:00,000%20INFO%20dinky_falcon.access:%20POST%20/send%20200"
+)
 # A log line as configure_logging writes it: the time, the level, the logger.
 EVENT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
 
@@ -24,8 +26,12 @@ def raw_get(port: int, target: str) -> bytes:
 
 
 def test_a_path_with_line_breaks_is_logged_escaped_on_one_line(tmp_path):
-    env = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
-           "MAIL_TRANSPORT": "memory", "DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "MAIL_TRANSPORT": "memory",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
     with ServiceProcess(env, cwd=tmp_path) as service:
         assert b" 404 " in raw_get(service.port, FORGING_PATH)
         # CR, an escape sequence that would clear the operator's terminal, U+2028.
@@ -44,8 +50,9 @@ def test_a_path_with_line_breaks_is_logged_escaped_on_one_line(tmp_path):
 
 def event(message: str, args=(), error: BaseException | None = None) -> str:
     exc_info = (type(error), error, error.__traceback__) if error else None
-    record = logging.LogRecord("dinky_falcon.test", logging.ERROR, __file__, 1, message, args,
-                               exc_info)
+    record = logging.LogRecord(
+        "dinky_falcon.test", logging.ERROR, __file__, 1, message, args, exc_info
+    )
     return OneLinePerEvent("%(asctime)s %(levelname)s %(name)s: %(message)s").format(record)
 
 

@@ -44,8 +44,14 @@ def closed_by_peer(conn: socket.socket) -> bool:
 
 
 def test_idle_and_trickling_connections_leave_health_and_send_answering(tmp_path, open_files):
-    env = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org", "MAIL_TRANSPORT": "memory",
-           "DATA_DIR": str(tmp_path / "data"), "CLIENT_TIMEOUT": "10", "RECEIVE_TIMEOUT": "3"}
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "MAIL_TRANSPORT": "memory",
+        "DATA_DIR": str(tmp_path / "data"),
+        "CLIENT_TIMEOUT": "10",
+        "RECEIVE_TIMEOUT": "3",
+    }
     service = ServiceProcess(env, tmp_path)
     service.args[:0] = ["prlimit", f"--nofile=1024:{open_files}"]
     with service:
@@ -60,11 +66,13 @@ def test_idle_and_trickling_connections_leave_health_and_send_answering(tmp_path
                 if closed_by_peer(conn):
                     cut_off[n] = time.monotonic() - started
                 else:
-                    conn.send(TRICKLED[second:second + 1])  # one byte a second, never silent
+                    conn.send(TRICKLED[second : second + 1])  # one byte a second, never silent
             if second in (0, 2):
                 (status, _, body), seconds = timed(lambda: service.request("GET", "/health"))
                 assert (status, body["status"], seconds < 2) == (200, "ok", True)
-                (status, _, body), seconds = timed(lambda: service.request("POST", "/send", SEED_REQUEST))
+                (status, _, body), seconds = timed(
+                    lambda: service.request("POST", "/send", SEED_REQUEST)
+                )
                 assert (status, body["success"], seconds < 2) == (200, True, True)
             if len(cut_off) == len(tricklers):
                 break

@@ -11,7 +11,6 @@ import pytest
 
 from support.postfix_harness import wait_for
 from support.service_process import ServiceProcess
-from support.smtp_peer import SmtpPeer
 
 MESSAGE = {
     "to": ["owner@example.net", "office@example.net"],
@@ -29,8 +28,11 @@ def message_lines(caplog) -> list[logging.LogRecord]:
 @pytest.fixture
 def smtp_api(live_server, smtp_server):
     return live_server(
-        MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_server.port),
-        SMTP_TIMEOUT="2", API_KEYS="alice:alice-key-0123456789abcdef",
+        MAIL_TRANSPORT="postfix",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_server.port),
+        SMTP_TIMEOUT="2",
+        API_KEYS="alice:alice-key-0123456789abcdef",
     )
 
 
@@ -46,8 +48,13 @@ def test_a_sent_message_is_one_line_with_its_queue_id_which_the_answer_carries_t
     (line,) = message_lines(caplog)
     assert line.levelno == logging.INFO
     assert line.fields == {
-        "message_id": answer.json["id"], "transport": "postfix", "outcome": "sent",
-        "ms": line.fields["ms"], "key": "alice", "recipients": 3, "queue_id": received.queue_id,
+        "message_id": answer.json["id"],
+        "transport": "postfix",
+        "outcome": "sent",
+        "ms": line.fields["ms"],
+        "key": "alice",
+        "recipients": 3,
+        "queue_id": received.queue_id,
     }
     text = line.getMessage()
     assert answer.json["id"] in text and f"queue_id={received.queue_id}" in text
@@ -55,11 +62,14 @@ def test_a_sent_message_is_one_line_with_its_queue_id_which_the_answer_carries_t
     assert "@example.net" not in text and "A question" not in text and "Hello" not in text
 
 
-@pytest.mark.parametrize("fault, outcome, status", [
-    ({"data_reply": "554 5.7.1 rejected"}, "refused", 502),
-    ({"rcpt_reply": "450 4.2.1 try later"}, "failed", 503),
-    ({"hang_up_after_data": True}, "unknown", 504),
-])
+@pytest.mark.parametrize(
+    "fault, outcome, status",
+    [
+        ({"data_reply": "554 5.7.1 rejected"}, "refused", 502),
+        ({"rcpt_reply": "450 4.2.1 try later"}, "failed", 503),
+        ({"hang_up_after_data": True}, "unknown", 504),
+    ],
+)
 def test_a_message_that_was_not_sent_logs_its_outcome(
     smtp_api, smtp_server, caplog, fault, outcome, status
 ):
@@ -102,16 +112,31 @@ def test_a_form_logs_its_name_and_a_filled_honeypot_logs_honeypot(live_server, c
 
     assert sent.status == bot.status == 200
     first, second = message_lines(caplog)
-    assert first.fields == {"message_id": sent.json["id"], "transport": "memory", "outcome": "sent",
-                            "ms": first.fields["ms"], "form": "contact", "recipients": 1}
-    assert second.fields == {"message_id": bot.json["id"], "outcome": "honeypot",
-                             "form": "contact", "recipients": 1}
+    assert first.fields == {
+        "message_id": sent.json["id"],
+        "transport": "memory",
+        "outcome": "sent",
+        "ms": first.fields["ms"],
+        "form": "contact",
+        "recipients": 1,
+    }
+    assert second.fields == {
+        "message_id": bot.json["id"],
+        "outcome": "honeypot",
+        "form": "contact",
+        "recipients": 1,
+    }
     assert len(server.sent) == 1
 
 
 def test_log_format_json_writes_every_line_as_one_object_with_the_messages_fields(tmp_path):
-    env = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org", "LOG_FORMAT": "json",
-           "OUTBOX_DIR": str(tmp_path / "outbox"), "DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "LOG_FORMAT": "json",
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "DATA_DIR": str(tmp_path / "data"),
+    }
     with ServiceProcess(env, cwd=tmp_path) as service:
         status, _, body = service.request("POST", "/send", MESSAGE)
         assert status == 200
@@ -138,13 +163,17 @@ def test_the_queue_id_in_the_answer_is_the_one_postfix_logs_for_the_message(
     queue_id = answer.json["queue_id"]
     assert re.fullmatch(r"[0-9A-Za-z]{6,}", queue_id)
     # Postfix's cleanup names the queue ID beside the Message-ID it read from the message.
-    wait_for(lambda: f"{queue_id}: message-id={answer.json['id']}" in relay.log(),
-             what=f"postfix to log {queue_id}\n{relay.log()}")
+    wait_for(
+        lambda: f"{queue_id}: message-id={answer.json['id']}" in relay.log(),
+        what=f"postfix to log {queue_id}\n{relay.log()}",
+    )
     (line,) = message_lines(caplog)
     assert line.fields["queue_id"] == queue_id
 
 
-def test_a_message_the_recipient_policy_refuses_logs_refused_without_a_transport(live_server, caplog):
+def test_a_message_the_recipient_policy_refuses_logs_refused_without_a_transport(
+    live_server, caplog
+):
     caplog.set_level(logging.INFO, logger="dinky_falcon.messages")
     server = live_server(ALLOWED_RECIPIENTS="@example.org")
     answer = server.send(MESSAGE)

@@ -52,8 +52,12 @@ def tracker():
 
 @pytest.fixture
 def service(tmp_path):
-    env = {"ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
-           "OUTBOX_DIR": str(tmp_path / "outbox"), "DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "DATA_DIR": str(tmp_path / "data"),
+    }
     with ServiceProcess(env, cwd=tmp_path) as process:
         yield process
 
@@ -62,10 +66,18 @@ def service(tmp_path):
 def browser(tmp_path):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--window-size=1200,520",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,520",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
     yield driver
@@ -73,8 +85,13 @@ def browser(tmp_path):
 
 
 def send(service, subject, **fields):
-    message = {"to": "owner@example.net", "from": "Shop <shop@example.org>", "subject": subject,
-               "text": "Thanks for your order.\n", **fields}
+    message = {
+        "to": "owner@example.net",
+        "from": "Shop <shop@example.org>",
+        "subject": subject,
+        "text": "Thanks for your order.\n",
+        **fields,
+    }
     status, _, body = service.request("POST", "/send", message)
     assert status == 200, body
     return body
@@ -102,7 +119,9 @@ def test_the_list_shows_new_mail_without_a_reload_and_links_to_each_message(serv
         README_SCREENSHOT.write_bytes(screenshot)
 
     browser.find_element(By.LINK_TEXT, "Your order 1001").click()
-    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Your order 1001")
+    WebDriverWait(browser, 10).until(
+        lambda b: b.find_element(By.TAG_NAME, "h1").text == "Your order 1001"
+    )
     assert browser.find_element(By.ID, "recipients").text == "owner@example.net, audit@example.net"
     assert "Thanks for your order." in browser.find_element(By.TAG_NAME, "pre").text
 

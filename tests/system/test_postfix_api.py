@@ -32,7 +32,9 @@ def api_to(make_client):
 
     def make(relay):
         client, _ = make_client(
-            MAIL_TRANSPORT="postfix", SMTP_HOST="127.0.0.1", SMTP_PORT=str(relay.port),
+            MAIL_TRANSPORT="postfix",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(relay.port),
             SMTP_TIMEOUT="5",
         )
         return client
@@ -63,9 +65,14 @@ def test_a_posted_message_reaches_the_relay_over_tls_with_the_credentials(
     assert message.get_content() == CONTACT_FORM["body"]
 
 
-@pytest.mark.parametrize("to", ["owner@example.net", ["owner@example.net", "office@example.net"]],
-                         ids=["one recipient: BDAT", "two recipients: DATA"])
-def test_lines_that_start_with_a_dot_reach_the_relay_unchanged(gmail_server, make_postfix, api_to, to):
+@pytest.mark.parametrize(
+    "to",
+    ["owner@example.net", ["owner@example.net", "office@example.net"]],
+    ids=["one recipient: BDAT", "two recipients: DATA"],
+)
+def test_lines_that_start_with_a_dot_reach_the_relay_unchanged(
+    gmail_server, make_postfix, api_to, to
+):
     """Postfix offers CHUNKING: a message to one recipient goes with BDAT (no dot-stuffing),
     one to two with DATA (dot-stuffed); Postfix must read both back to the same text."""
     body = ".\n.. two dots\n.end\n"
@@ -84,8 +91,10 @@ def test_with_the_relay_down_send_answers_200_and_the_mail_arrives_after_a_flush
     port = free_port()  # the relay is down
     relay = make_postfix(port)
     client = api_to(relay)
-    answers = [client.simulate_post("/send", json=dict(CONTACT_FORM, subject=f"Queued {n}"))
-               for n in range(3)]
+    answers = [
+        client.simulate_post("/send", json=dict(CONTACT_FORM, subject=f"Queued {n}"))
+        for n in range(3)
+    ]
     assert [a.status_code for a in answers] == [200, 200, 200]
     wait_for(lambda: len(relay.deferred()) == 3, what="three deferred messages")
 
@@ -136,27 +145,40 @@ def test_dinky_mail_serve_and_check_work_against_the_relay(gmail_server, make_po
     }
     check = subprocess.run(
         [sys.executable, "-m", "dinky_falcon", "check"],
-        env=environ, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     # Postfix answered, under the MAIL_HOSTNAME configure-postfix gave it.
-    assert re.search(rf"ok +postfix: SMTP: 127\.0\.0\.1:{relay.port} .*mail\.example\.org", check.stdout)
+    assert re.search(
+        rf"ok +postfix: SMTP: 127\.0\.0\.1:{relay.port} .*mail\.example\.org", check.stdout
+    )
     assert "ready: the service can deliver mail" in check.stdout
 
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "0"],
-            env=environ, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+            env=environ,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
-        port = int(wait_for(
-            lambda: re.search(r"listening on http://127\.0\.0\.1:(\d+)", log_path.read_text()),
-            timeout=15, what="dinky-mail serve to listen",
-        ).group(1))
+        port = int(
+            wait_for(
+                lambda: re.search(r"listening on http://127\.0\.0\.1:(\d+)", log_path.read_text()),
+                timeout=15,
+                what="dinky-mail serve to listen",
+            ).group(1)
+        )
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.request("POST", "/send", json.dumps(CONTACT_FORM),
-                           {"Content-Type": "application/json"})
+        connection.request(
+            "POST", "/send", json.dumps(CONTACT_FORM), {"Content-Type": "application/json"}
+        )
         response = connection.getresponse()
         body = json.loads(response.read())
         connection.close()

@@ -29,14 +29,21 @@ def run_config(monkeypatch, tmp_path, capsys, **variables) -> tuple[int, str]:
 
 
 def serve(tmp_path, **variables) -> tuple[int | None, list[str]]:
-    env = {"PATH": "/usr/bin:/bin", "ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org",
-           "DATA_DIR": str(tmp_path / "data"), **variables}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "DATA_DIR": str(tmp_path / "data"),
+        **variables,
+    }
     return start_or_refuse(env, tmp_path, "--host", "127.0.0.1", "--port", "0")
 
 
 def test_config_hides_a_password_given_as_a_query_parameter(monkeypatch, tmp_path, capsys):
     code, shown = run_config(
-        monkeypatch, tmp_path, capsys,
+        monkeypatch,
+        tmp_path,
+        capsys,
         RATE_LIMIT_STORAGE=f"redis://127.0.0.1:6379/0?password={SECRET}&ssl_cert_reqs=none",
         IDEMPOTENCY_STORE=f"redis://127.0.0.1:6379/0?db=1&token={SECRET}",
     )
@@ -94,7 +101,9 @@ def test_settings_repr_shows_no_secret_to_plugins(make_settings):
         assert SECRET not in shown
 
 
-@pytest.mark.parametrize("variable", ["SMTP_RELAY_PASSWORD", "SMTP_RELAY_USERNAME", "RELAY_PASSWORD"])
+@pytest.mark.parametrize(
+    "variable", ["SMTP_RELAY_PASSWORD", "SMTP_RELAY_USERNAME", "RELAY_PASSWORD"]
+)
 def test_a_non_ascii_relay_login_stops_the_start_without_showing_it(make_settings, variable):
     value = "pässwörd-naïve-€"
     with pytest.raises(ConfigError) as error:
@@ -106,9 +115,15 @@ def test_a_non_ascii_relay_login_stops_the_start_without_showing_it(make_setting
         assert character not in message
 
 
-def test_check_with_a_non_ascii_relay_password_is_a_configuration_error(monkeypatch, tmp_path, capsys):
+def test_check_with_a_non_ascii_relay_password_is_a_configuration_error(
+    monkeypatch, tmp_path, capsys
+):
     code, shown = run_config(
-        monkeypatch, tmp_path, capsys, MAIL_TRANSPORT="gmail", SMTP_RELAY_PASSWORD="abcdéfghijklmnop"
+        monkeypatch,
+        tmp_path,
+        capsys,
+        MAIL_TRANSPORT="gmail",
+        SMTP_RELAY_PASSWORD="abcdéfghijklmnop",
     )
     assert code == 2
     assert "SMTP_RELAY_PASSWORD holds a character outside printable ASCII" in shown
@@ -124,7 +139,9 @@ passwords = st.text(st.characters(blacklist_categories=("Cs",)), min_size=6, max
 def store_urls(draw):
     password = draw(passwords)
     written = draw(st.sampled_from([password, quote(password, safe="")]))
-    scheme = draw(st.sampled_from(["redis", "rediss", "unix", "reddis", "memory", "redis+sentinel"]))
+    scheme = draw(
+        st.sampled_from(["redis", "rediss", "unix", "reddis", "memory", "redis+sentinel"])
+    )
     userinfo = draw(st.sampled_from(["", ":{}@", "user:{}@", "{}@"]))
     query = draw(st.sampled_from(["", "?password={}", "?db=0&token={}", "?ssl=1;secret={}"]))
     assume("{}" in userinfo + query)

@@ -37,8 +37,12 @@ def test_the_seed_request_lands_as_an_eml_through_a_real_server(tmp_path):
 def test_a_bad_configuration_stops_serve_with_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dinky_falcon", "serve", "--port", "0"],
-        cwd=tmp_path, env={"ENVIRONMENT": "development", "TLS_VERIFY": "sometimes", "PATH": "/usr/bin"},
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={"ENVIRONMENT": "development", "TLS_VERIFY": "sometimes", "PATH": "/usr/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == (
@@ -69,8 +73,9 @@ def test_every_request_is_in_the_log_when_serve_stops(tmp_path):
     env = {"ENVIRONMENT": "development", "MAIL_TRANSPORT": "memory", "MAIL_DOMAIN": "example.com"}
     with ServiceProcess(env, cwd=tmp_path) as service:
         with ThreadPoolExecutor(8) as pool:
-            statuses = list(pool.map(lambda _: service.request("POST", "/send", SEED_REQUEST)[0],
-                                     range(200)))
+            statuses = list(
+                pool.map(lambda _: service.request("POST", "/send", SEED_REQUEST)[0], range(200))
+            )
         assert statuses == [200] * 200
         assert service.stop() == 0
     deadline = time.monotonic() + 5
@@ -102,8 +107,12 @@ def test_sigterm_under_load_stops_serve_promptly_with_every_answered_request_log
     few seconds, each request that was answered has its access line, and "stopped" is last."""
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "slow.py").write_text(SLOW_TRANSPORT)
-    env = {"ENVIRONMENT": "development", "MAIL_TRANSPORT": "slow", "MAIL_DOMAIN": "example.com",
-           "PLUGINS_DIR": str(tmp_path / "plugins")}
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_TRANSPORT": "slow",
+        "MAIL_DOMAIN": "example.com",
+        "PLUGINS_DIR": str(tmp_path / "plugins"),
+    }
     for cycle in range(10):
         service = ServiceProcess(env, tmp_path).start()
         answered = []
@@ -163,9 +172,15 @@ def test_a_send_still_running_at_sigterm_is_finished_and_its_key_replays_after_a
     (tmp_path / "plugins" / "lingering.py").write_text(LINGERING_TRANSPORT)
     sent = tmp_path / "sent"
     sent.mkdir()
-    env = {"ENVIRONMENT": "development", "MAIL_TRANSPORT": "lingering", "SMTP_TIMEOUT": "3",
-           "MAIL_DOMAIN": "example.com", "PLUGINS_DIR": str(tmp_path / "plugins"),
-           "SENT_DIR": str(sent), "DATA_DIR": str(tmp_path / "data")}
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_TRANSPORT": "lingering",
+        "SMTP_TIMEOUT": "3",
+        "MAIL_DOMAIN": "example.com",
+        "PLUGINS_DIR": str(tmp_path / "plugins"),
+        "SENT_DIR": str(sent),
+        "DATA_DIR": str(tmp_path / "data"),
+    }
     key = {"Idempotency-Key": "order-1002"}
     service = ServiceProcess(env, tmp_path).start()
     with ThreadPoolExecutor(1) as pool:

@@ -35,9 +35,22 @@ def served_by_waitress(smtp_server, tmp_path):
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "dinky_falcon", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--threads", str(THREADS)],
-            env=environ, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "dinky_falcon",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--threads",
+                str(THREADS),
+            ],
+            env=environ,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         yield _wait_for_port(server, log_path)
@@ -68,7 +81,9 @@ def _post(port: int, n: int) -> tuple[int, dict]:
         connection.close()
 
 
-def test_a_hundred_concurrent_requests_are_each_delivered_exactly_once(served_by_waitress, smtp_server):
+def test_a_hundred_concurrent_requests_are_each_delivered_exactly_once(
+    served_by_waitress, smtp_server
+):
     with ThreadPoolExecutor(max_workers=25) as clients:
         answers = list(clients.map(lambda n: _post(served_by_waitress, n), range(100)))
     assert [status for status, _ in answers] == [200] * 100

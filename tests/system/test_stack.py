@@ -21,8 +21,8 @@ import subprocess
 import sys
 import time
 import uuid
-from email import message_from_bytes
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -70,20 +70,38 @@ class Stack:
     def compose(self, *args: str, files=(), timeout: float = 900) -> subprocess.CompletedProcess:
         extra = [option for file in files for option in ("-f", str(file))]
         done = subprocess.run(
-            ["docker-compose", "-p", self.project, "--env-file", str(self.env_file),
-             "-f", str(COMPOSE_FILE), "-f", str(self.override), *extra, *args],
-            capture_output=True, text=True, timeout=timeout,
+            [
+                "docker-compose",
+                "-p",
+                self.project,
+                "--env-file",
+                str(self.env_file),
+                "-f",
+                str(COMPOSE_FILE),
+                "-f",
+                str(self.override),
+                *extra,
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             env={**os.environ, "ENV_FILE": str(self.env_file)},
         )
         assert done.returncode == 0, f"docker-compose {' '.join(args)}:\n{done.stdout}{done.stderr}"
         return done
 
-    def request(self, method: str, path: str, body=None, headers=None, source="127.0.0.1", tls=False):
+    def request(
+        self, method: str, path: str, body=None, headers=None, source="127.0.0.1", tls=False
+    ):
         """One HTTP request to Traefik as a client at ``source`` (any 127.0.0.x); ``tls``: on
         the https entrypoint, whose certificate is Traefik's default (self-signed) one."""
         if tls:
             connection = http.client.HTTPSConnection(
-                "127.0.0.1", self.traefik_tls_port, timeout=30, source_address=(source, 0),
+                "127.0.0.1",
+                self.traefik_tls_port,
+                timeout=30,
+                source_address=(source, 0),
                 context=ssl._create_unverified_context(),
             )
         else:
@@ -100,8 +118,14 @@ class Stack:
 
     def send(self, subject: str, **extra):
         status, text = self.request(
-            "POST", "/send",
-            {"to": "someone@example.net", "subject": subject, "body": "Sent through the stack.", **extra},
+            "POST",
+            "/send",
+            {
+                "to": "someone@example.net",
+                "subject": subject,
+                "body": "Sent through the stack.",
+                **extra,
+            },
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
         )
         return status, (json.loads(text) if text.startswith("{") else text)
@@ -128,17 +152,30 @@ class Stack:
 
 def start_relay(ca, gateway: str, port: int | None = None) -> SmtpPeer:
     return SmtpPeer(
-        ca=ca, username=USERNAME, password=APP_PASSWORD.replace(" ", ""),
-        host=gateway, names=(RELAY_NAME,), port=port or free_port(gateway),
+        ca=ca,
+        username=USERNAME,
+        password=APP_PASSWORD.replace(" ", ""),
+        host=gateway,
+        names=(RELAY_NAME,),
+        port=port or free_port(gateway),
     ).start()
 
 
 def bridge_gateway() -> str:
     """The host's address on Docker's default bridge (docker0): containers on any network reach it."""
-    bridge = stack_harness.docker("network", "inspect", "bridge", "--format",
-                                  '{{index .Options "com.docker.network.bridge.name"}}').stdout.strip()
-    shown = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", bridge or "docker0"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    bridge = stack_harness.docker(
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        '{{index .Options "com.docker.network.bridge.name"}}',
+    ).stdout.strip()
+    shown = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "dev", bridge or "docker0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     address = shown[shown.index("inet") + 1].split("/")[0]
     assert address.count(".") == 3, shown
     return address
@@ -186,20 +223,25 @@ services:
 """)
 
 
-def start_traefik(workdir: Path, project: str, network: str, port: int, tls_port: int) -> subprocess.Popen:
+def start_traefik(
+    workdir: Path, project: str, network: str, port: int, tls_port: int
+) -> subprocess.Popen:
     binary = shutil.which("traefik") or str(Path(sys.executable).parent / "traefik")
     log = open(workdir / "traefik.log", "w")
     process = subprocess.Popen(
-        [binary,
-         f"--entryPoints.web.address=127.0.0.1:{port}",
-         f"--entryPoints.websecure.address=127.0.0.1:{tls_port}",
-         "--providers.docker=true",
-         "--providers.docker.exposedByDefault=false",
-         f"--providers.docker.network={network}",
-         # Only this run's containers, whatever else the engine runs.
-         f"--providers.docker.constraints=Label(`com.docker.compose.project`,`{project}`)",
-         "--log.level=INFO"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            binary,
+            f"--entryPoints.web.address=127.0.0.1:{port}",
+            f"--entryPoints.websecure.address=127.0.0.1:{tls_port}",
+            "--providers.docker=true",
+            "--providers.docker.exposedByDefault=false",
+            f"--providers.docker.network={network}",
+            # Only this run's containers, whatever else the engine runs.
+            f"--providers.docker.constraints=Label(`com.docker.compose.project`,`{project}`)",
+            "--log.level=INFO",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     log.close()
 
@@ -233,13 +275,27 @@ def stack(tmp_path_factory):
     stack_harness.docker("network", "create", network)
     traefik_port, traefik_tls_port = free_port(), free_port()
     traefik = start_traefik(workdir, project, network, traefik_port, traefik_tls_port)
-    running = Stack(workdir, project, env_file, override, traefik_port, traefik_tls_port, relay,
-                    relay.port, gateway, ca)
+    running = Stack(
+        workdir,
+        project,
+        env_file,
+        override,
+        traefik_port,
+        traefik_tls_port,
+        relay,
+        relay.port,
+        gateway,
+        ca,
+    )
     try:
         running.compose("up", "-d", "--build")
         returned = time.monotonic()
-        wait_for(lambda: running.request("GET", "/health")[0] == 200, timeout=120, interval=0.2,
-                 what=f"the API through Traefik\n{(workdir / 'traefik.log').read_text()}")
+        wait_for(
+            lambda: running.request("GET", "/health")[0] == 200,
+            timeout=120,
+            interval=0.2,
+            what=f"the API through Traefik\n{(workdir / 'traefik.log').read_text()}",
+        )
         running.up_seconds = time.monotonic() - returned
         yield running
     finally:
@@ -249,9 +305,24 @@ def stack(tmp_path_factory):
         # With scale.yml (its Redis too); without it, should that file be what broke.
         for scaled in ([SCALE_FILE], []):
             done = subprocess.run(
-                ["docker-compose", "-p", project, "--env-file", str(env_file), "-f", str(COMPOSE_FILE),
-                 "-f", str(override), *(arg for file in scaled for arg in ("-f", str(file))), "down", "-v", "--remove-orphans"],
-                capture_output=True, timeout=300, env={**os.environ, "ENV_FILE": str(env_file)},
+                [
+                    "docker-compose",
+                    "-p",
+                    project,
+                    "--env-file",
+                    str(env_file),
+                    "-f",
+                    str(COMPOSE_FILE),
+                    "-f",
+                    str(override),
+                    *(arg for file in scaled for arg in ("-f", str(file))),
+                    "down",
+                    "-v",
+                    "--remove-orphans",
+                ],
+                capture_output=True,
+                timeout=300,
+                env={**os.environ, "ENV_FILE": str(env_file)},
             )
             if done.returncode == 0:
                 break
@@ -265,7 +336,9 @@ def stack(tmp_path_factory):
 def wait_for_log(stack: Stack, container: str, text: str, timeout: float = 60) -> str:
     return wait_for(
         lambda: next((line for line in stack.logs(container).splitlines() if text in line), None),
-        timeout=timeout, interval=0.5, what=f"{text!r} in docker logs {container}",
+        timeout=timeout,
+        interval=0.5,
+        what=f"{text!r} in docker logs {container}",
     )
 
 
@@ -286,8 +359,12 @@ def test_a_message_posted_through_traefik_arrives_at_the_relay_over_tls_with_its
     status, answer = stack.send("Through the whole stack")
     assert status == 200, answer
     message_id = answer["id"]
-    wait_for(lambda: message_id in delivered_ids(stack), timeout=60, interval=0.5,
-             what=f"{message_id} at the relay\n{stack.logs(stack.mail_server)[-3000:]}")
+    wait_for(
+        lambda: message_id in delivered_ids(stack),
+        timeout=60,
+        interval=0.5,
+        what=f"{message_id} at the relay\n{stack.logs(stack.mail_server)[-3000:]}",
+    )
     [arrived] = [m for m in stack.messages() if message_id.encode() in m.data]
     assert arrived.tls and arrived.login == USERNAME.encode()
     assert arrived.rcpt_tos == ("someone@example.net",)
@@ -302,8 +379,12 @@ def test_docker_logs_of_the_mail_server_show_postfix_delivering_to_the_relay(sta
 
 # --- (d) relay down: queued, kept across down/up, delivered once ----------------------------------
 def wait_until_routable(stack: Stack, timeout: float = 60) -> None:
-    wait_for(lambda: stack.request("GET", "/health")[0] == 200, timeout=timeout, interval=0.2,
-             what="the API through Traefik")
+    wait_for(
+        lambda: stack.request("GET", "/health")[0] == 200,
+        timeout=timeout,
+        interval=0.2,
+        what="the API through Traefik",
+    )
 
 
 def test_mail_queued_while_the_relay_is_down_survives_down_and_up_and_is_delivered_once(stack):
@@ -315,15 +396,21 @@ def test_mail_queued_while_the_relay_is_down_survives_down_and_up_and_is_deliver
         ids.append(answer["id"])
     # What an operator reads in `docker logs`: the message waits, and why.
     line = wait_for_log(stack, stack.mail_server, "status=deferred")
-    assert f"connect to {RELAY_NAME}[{stack.gateway}]:{stack.relay_port}: Connection refused" in line
+    assert (
+        f"connect to {RELAY_NAME}[{stack.gateway}]:{stack.relay_port}: Connection refused" in line
+    )
 
     stack.compose("down")  # volumes kept: the queue is on dinkyNNN_mail-queue
     stack.compose("up", "-d")
     wait_until_routable(stack)
     stack.relay_up()
     stack_harness.docker("exec", stack.mail_server, "postqueue", "-f")  # retry now (README)
-    wait_for(lambda: set(ids) <= set(delivered_ids(stack)), timeout=90, interval=0.5,
-             what=f"the queued messages after the restart\n{stack.logs(stack.mail_server)[-3000:]}")
+    wait_for(
+        lambda: set(ids) <= set(delivered_ids(stack)),
+        timeout=90,
+        interval=0.5,
+        what=f"the queued messages after the restart\n{stack.logs(stack.mail_server)[-3000:]}",
+    )
     time.sleep(2)  # anything sent twice would have arrived by now
     delivered = delivered_ids(stack)
     assert [delivered.count(message_id) for message_id in ids] == [1, 1, 1]
@@ -390,16 +477,30 @@ def test_a_container_on_another_network_cannot_relay_through_the_mail_server(sta
     stack_harness.docker("network", "create", other)
     try:
         address = stack_harness.docker(
-            "inspect", "--format",
+            "inspect",
+            "--format",
             f'{{{{(index .NetworkSettings.Networks "{stack.project}_mail").IPAddress}}}}',
             stack.mail_server,
         ).stdout.strip()
-        smtp_port = [line for line in stack.env_file.read_text().splitlines()
-                     if line.startswith("SMTP_PUBLISHED_PORT=")][0].split("=")[1]
+        smtp_port = [
+            line
+            for line in stack.env_file.read_text().splitlines()
+            if line.startswith("SMTP_PUBLISHED_PORT=")
+        ][0].split("=")[1]
         for host, port in ((address, "25"), (stack.gateway, smtp_port)):
             done = stack_harness.docker(
-                "run", "--rm", "--network", other, "--entrypoint", "python", "python:3.11-slim",
-                "-c", SMTP_PROBE, host, port, timeout=120,
+                "run",
+                "--rm",
+                "--network",
+                other,
+                "--entrypoint",
+                "python",
+                "python:3.11-slim",
+                "-c",
+                SMTP_PROBE,
+                host,
+                port,
+                timeout=120,
             )
             assert done.stdout.startswith("REFUSED"), (host, port, done.stdout)
     finally:
@@ -407,7 +508,10 @@ def test_a_container_on_another_network_cannot_relay_through_the_mail_server(sta
     assert "victim@example.net" not in stack.logs(stack.mail_server)
     # Postfix itself relays for loopback and the stack's own network, nothing wider.
     subnet = stack_harness.docker(
-        "network", "inspect", f"{stack.project}_mail", "--format",
+        "network",
+        "inspect",
+        f"{stack.project}_mail",
+        "--format",
         "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
     ).stdout.strip()
     mynetworks = stack_harness.docker("exec", stack.mail_server, "postconf", "-h", "mynetworks")
@@ -417,7 +521,10 @@ def test_a_container_on_another_network_cannot_relay_through_the_mail_server(sta
 # --- (e) rate limits behind Traefik -----------------------------------------------------------------
 def test_the_api_trusts_x_forwarded_for_from_traefiks_network_only(stack):
     subnet = stack_harness.docker(
-        "network", "inspect", f"{stack.project}_traefik", "--format",
+        "network",
+        "inspect",
+        f"{stack.project}_traefik",
+        "--format",
         "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
     ).stdout.strip()
     assert f"TRUSTED_PROXIES={subnet} " in stack.logs(stack.api)
@@ -433,9 +540,15 @@ def test_a_back_end_with_a_key_sends_60_messages_a_minute_through_traefik_by_def
 def submit_form(stack: Stack, visitor: str, number: int) -> int:
     body = f"name=Visitor+{number}&email=visitor{number}%40example.net&message=Hello+{number}"
     return stack.request(
-        "POST", "/forms/contact", body, source=visitor,
-        headers={"Content-Type": "application/x-www-form-urlencoded",
-                 "Origin": "https://example.org", "Accept": "application/json"},
+        "POST",
+        "/forms/contact",
+        body,
+        source=visitor,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "https://example.org",
+            "Accept": "application/json",
+        },
     )[0]
 
 
@@ -460,7 +573,8 @@ def test_the_troubleshooting_commands_of_the_readme_work_as_written(stack):
     for command in commands:
         # The stack's names and the stand-in for smtp.gmail.com:587; the command otherwise as written.
         command = command.replace("dinky_", f"{stack.project}_").replace(
-            "smtp.gmail.com 587", f"{RELAY_NAME} {stack.relay_port}")
+            "smtp.gmail.com 587", f"{RELAY_NAME} {stack.relay_port}"
+        )
         done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
         assert APP_PASSWORD.replace(" ", "") not in done.stdout + done.stderr
@@ -469,14 +583,23 @@ def test_the_troubleshooting_commands_of_the_readme_work_as_written(stack):
 # --- Traefik with TLS: ENABLE_TLS=true on an https entrypoint -------------------------------------
 def test_with_enable_tls_the_api_is_served_on_traefiks_https_entrypoint_only(stack):
     plain = stack.env_file.read_text()
-    stack.env_file.write_text(plain.replace("TRAEFIK_ENTRYPOINT=web\n", "TRAEFIK_ENTRYPOINT=websecure\n")
-                              .replace("ENABLE_TLS=false\n", "ENABLE_TLS=true\n"))
+    stack.env_file.write_text(
+        plain.replace("TRAEFIK_ENTRYPOINT=web\n", "TRAEFIK_ENTRYPOINT=websecure\n").replace(
+            "ENABLE_TLS=false\n", "ENABLE_TLS=true\n"
+        )
+    )
     try:
         stack.compose("up", "-d", "--no-deps", "mail-api")  # new labels: the container is recreated
-        wait_for(lambda: stack.request("GET", "/health", tls=True)[0] == 200, timeout=60,
-                 interval=0.2, what="the API on the https entrypoint")
+        wait_for(
+            lambda: stack.request("GET", "/health", tls=True)[0] == 200,
+            timeout=60,
+            interval=0.2,
+            what="the API on the https entrypoint",
+        )
         status, answer = stack.request(
-            "POST", "/send", {"to": "someone@example.net", "subject": "Over HTTPS", "body": "x"},
+            "POST",
+            "/send",
+            {"to": "someone@example.net", "subject": "Over HTTPS", "body": "x"},
             headers={"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"},
             tls=True,
         )
@@ -491,23 +614,36 @@ def test_with_enable_tls_the_api_is_served_on_traefiks_https_entrypoint_only(sta
 # --- scaling out: three replicas, one Redis ------------------------------------------------------
 def replicas(stack: Stack) -> list[str]:
     return stack_harness.docker(
-        "ps", "--format", "{{.Names}}",
-        "--filter", f"label=com.docker.compose.project={stack.project}",
-        "--filter", "label=com.docker.compose.service=mail-api",
+        "ps",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        f"label=com.docker.compose.project={stack.project}",
+        "--filter",
+        "label=com.docker.compose.service=mail-api",
     ).stdout.split()
 
 
 def test_three_replicas_behind_traefik_share_limits_and_idempotency_keys_through_redis(stack):
     stack.compose("up", "-d", "--build", "--scale", "mail-api=3", files=[SCALE_FILE])
-    wait_for(lambda: len(replicas(stack)) == 3
-             and all(stack.health(name) == "healthy" for name in replicas(stack)),
-             timeout=90, interval=0.5, what="three healthy replicas")
+    wait_for(
+        lambda: (
+            len(replicas(stack)) == 3
+            and all(stack.health(name) == "healthy" for name in replicas(stack))
+        ),
+        timeout=90,
+        interval=0.5,
+        what="three healthy replicas",
+    )
     wait_until_routable(stack)
     time.sleep(2)  # Traefik adds each healthy replica as its health event arrives
 
     key = f"newsletter-{uuid.uuid4().hex}"
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}",
-               "Idempotency-Key": key}
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {API_KEY}",
+        "Idempotency-Key": key,
+    }
     message = {"to": "someone@example.net", "subject": "Scaled out", "body": "Once."}
     answers = [stack.request("POST", "/send", message, headers) for _ in range(9)]
     assert {status for status, _ in answers} == {200}

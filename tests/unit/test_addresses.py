@@ -19,7 +19,9 @@ def test_a_cached_address_is_the_same_address():
     second = parse_mailbox("Ada Lovelace <ada@example.org>")
     assert first is second  # served from the memo
     assert (second.display_name, second.username, second.domain) == (
-        "Ada Lovelace", "ada", "example.org"
+        "Ada Lovelace",
+        "ada",
+        "example.org",
     )
     assert parse_mailbox("ada@example.org") == parse_mailbox("ada@example.org")
     assert parse_mailbox("ada@example.org").display_name == ""
@@ -68,7 +70,9 @@ def test_parsing_from_many_threads_gives_the_same_answers():
     assert len(results) == 8 * 50
 
 
-@pytest.mark.parametrize("name", ["Ada Lovelace", "0  0", " Ada", "Ada ", "Ada\tLovelace", 'A "B" C'])
+@pytest.mark.parametrize(
+    "name", ["Ada Lovelace", "0  0", " Ada", "Ada ", "Ada\tLovelace", 'A "B" C']
+)
 def test_a_display_name_reads_back_exactly_as_given(name):
     value = format_address_list([Address(name, "ada", "example.org")])
     (address,) = default.header_factory("To", value).addresses
@@ -78,10 +82,14 @@ def test_a_display_name_reads_back_exactly_as_given(name):
 def test_a_run_of_spaces_in_a_name_is_one_space_whichever_form_gives_it(make_client):
     client, mailer = make_client(MAIL_TRANSPORT="memory")
     sent = mailer.transports[0][1].sent
-    for to in ("Ada  Lovelace <ada@example.org>", {"name": " Ada \t Lovelace ", "email": "ada@example.org"}):
+    for to in (
+        "Ada  Lovelace <ada@example.org>",
+        {"name": " Ada \t Lovelace ", "email": "ada@example.org"},
+    ):
         body = {"to": to, "subject": "Hi", "body": "x", "sender_name": "The   Site"}
         assert client.simulate_post("/send", json=body).status_code == 200
         message, _ = sent.pop()
-        assert (message["To"].addresses[0].display_name, message["From"].addresses[0].display_name) == (
-            "Ada Lovelace", "The Site"
-        )
+        assert (
+            message["To"].addresses[0].display_name,
+            message["From"].addresses[0].display_name,
+        ) == ("Ada Lovelace", "The Site")

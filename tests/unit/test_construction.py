@@ -4,16 +4,20 @@ readers expect them."""
 import base64
 import re
 
-from support.samples import parse_mail
 from dinky_falcon.mail.addresses import parse_mailbox
 from dinky_falcon.mail.message import MessageBuilder
 from dinky_falcon.web.schemas import SendSchema
+from support.samples import parse_mail
 
-OUTLOOK_ID = "<" + "DM6PR04MB4345A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6@DM6PR04MB4345.namprd04.prod.outlook.com>"
+OUTLOOK_ID = (
+    "<" + "DM6PR04MB4345A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6@DM6PR04MB4345.namprd04.prod.outlook.com>"
+)
 
 
 def build(**fields) -> bytes:
-    request = SendSchema().load({"to": "ada@example.net", "subject": "Re: hi", "body": "x", **fields})
+    request = SendSchema().load(
+        {"to": "ada@example.net", "subject": "Re: hi", "body": "x", **fields}
+    )
     message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)
     return message.as_bytes()
 
@@ -63,7 +67,7 @@ def test_a_text_attachment_that_is_not_utf8_gets_no_charset_it_does_not_have():
 def test_a_non_ascii_attachment_name_is_also_an_rfc2047_name_on_content_type():
     content = base64.b64encode(b"%PDF-1.4").decode()
     raw = build(attachments=[{"filename": "Ångström résumé.pdf", "content": content}])
-    assert b"\r\n name=\"=?utf-8?b?w4VuZ3N0csO2bSByw6lzdW3DqS5wZGY=?=\"\r\n" in raw  # munpack
+    assert b'\r\n name="=?utf-8?b?w4VuZ3N0csO2bSByw6lzdW3DqS5wZGY=?="\r\n' in raw  # munpack
     assert b"filename*=utf-8''%C3%85ngstr%C3%B6m%20r%C3%A9sum%C3%A9.pdf" in raw  # RFC 2231
     (part,) = parse_mail(raw).iter_attachments()
     assert part.get_filename() == "Ångström résumé.pdf"
@@ -73,5 +77,5 @@ def test_a_non_ascii_attachment_name_is_also_an_rfc2047_name_on_content_type():
 
 def test_an_ascii_attachment_name_is_left_as_the_email_package_writes_it():
     raw = build(attachments=[{"filename": "report.pdf", "content": "JVBERi0="}])
-    assert b'Content-Type: application/pdf\r\n' in raw
+    assert b"Content-Type: application/pdf\r\n" in raw
     assert b'filename="report.pdf"' in raw

@@ -39,7 +39,10 @@ def test_a_resolver_that_never_answers_is_a_503_within_smtp_timeout(tmp_path):
     )
     done = subprocess.run(
         ["unshare", "--net", "--mount", "sh", "-c", script],
-        env={**os.environ, "CHILD": CHILD}, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "CHILD": CHILD},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout.splitlines()[-1])
@@ -52,8 +55,11 @@ def test_a_resolver_that_never_answers_is_a_503_within_smtp_timeout(tmp_path):
 
 
 def test_a_host_given_by_name_is_looked_up_and_reached(make_client, smtp_server):
-    client, _ = make_client(MAIL_TRANSPORT="postfix", SMTP_HOST="localhost",
-                            SMTP_PORT=str(smtp_server.port))
-    result = client.simulate_post("/send", json={"to": "ada@example.org", "subject": "Hi", "body": "x"})
+    client, _ = make_client(
+        MAIL_TRANSPORT="postfix", SMTP_HOST="localhost", SMTP_PORT=str(smtp_server.port)
+    )
+    result = client.simulate_post(
+        "/send", json={"to": "ada@example.org", "subject": "Hi", "body": "x"}
+    )
     assert result.status_code == 200, result.json
     assert smtp_server.messages[0].rcpt_tos == ("ada@example.org",)

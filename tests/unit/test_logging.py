@@ -12,7 +12,9 @@ from dinky_falcon.logs import configure_logging, written_by_one_thread
 def test_waitress_queue_depth_warnings_are_kept_for_debug_logs_only(make_settings):
     queue = logging.getLogger("waitress.queue")
     try:
-        configure_logging(make_settings(ENVIRONMENT="production", ALLOWED_RECIPIENTS="@example.org"))
+        configure_logging(
+            make_settings(ENVIRONMENT="production", ALLOWED_RECIPIENTS="@example.org")
+        )
         assert not queue.isEnabledFor(logging.WARNING)
         assert queue.isEnabledFor(logging.ERROR)
         configure_logging(make_settings(LOG_LEVEL="debug"))
@@ -56,7 +58,9 @@ def test_while_serving_a_thread_of_its_own_writes_the_log_and_nothing_is_lost(mo
         stream.opened.set()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 8 * 250
-    assert [l for l in lines if l.startswith("worker 3 ")] == [f"worker 3 line {n}" for n in range(250)]
+    assert [l for l in lines if l.startswith("worker 3 ")] == [
+        f"worker 3 line {n}" for n in range(250)
+    ]
     (writer,) = stream.threads
     assert writer not in workers | {threading.get_ident()}
     assert root.handlers == [handler]  # as before serving

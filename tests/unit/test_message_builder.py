@@ -12,7 +12,9 @@ FIXED_TIME = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
 def build(**fields):
     request = SendSchema().load({"to": "a@example.org", "subject": "Hi", "body": "Hello", **fields})
-    builder = MessageBuilder(parse_mailbox("noreply@example.com"), "example.com", clock=lambda: FIXED_TIME)
+    builder = MessageBuilder(
+        parse_mailbox("noreply@example.com"), "example.com", clock=lambda: FIXED_TIME
+    )
     message, envelope = builder.build(request)
     return parse_mail(message.as_bytes()), envelope
 

@@ -24,13 +24,16 @@ def environment(monkeypatch, tmp_path):
 @pytest.fixture
 def relay_environment(environment, gmail_server):
     def set_variables(**overrides):
-        environment(**dict(
-            MAIL_TRANSPORT="gmail",
-            SMTP_RELAY_HOST=gmail_server.host,
-            SMTP_RELAY_PORT=str(gmail_server.port),
-            SMTP_RELAY_USERNAME="site@example.org",
-            SMTP_RELAY_PASSWORD="abcdefghijklmnop",
-        ) | overrides)
+        environment(
+            **dict(
+                MAIL_TRANSPORT="gmail",
+                SMTP_RELAY_HOST=gmail_server.host,
+                SMTP_RELAY_PORT=str(gmail_server.port),
+                SMTP_RELAY_USERNAME="site@example.org",
+                SMTP_RELAY_PASSWORD="abcdefghijklmnop",
+            )
+            | overrides
+        )
 
     return set_variables
 
@@ -41,12 +44,23 @@ def test_check_walks_every_step_to_the_relay(relay_environment, gmail_server, tr
     lines = capsys.readouterr().out.splitlines()
     steps = [line.split(": ", 1)[0] for line in lines]
     assert steps == [
-        "ok    configuration", "ok    gmail", "ok    gmail", "ok    gmail", "ok    gmail",
-        "ok    gmail", "ready",
+        "ok    configuration",
+        "ok    gmail",
+        "ok    gmail",
+        "ok    gmail",
+        "ok    gmail",
+        "ok    gmail",
+        "ready",
     ]
     shown = "\n".join(lines)
-    for step in ("DNS: 127.0.0.1", "TCP: ", "SMTP: ", "TLS: STARTTLS", "certificate verified",
-                 "AUTH: logged in as site@example.org"):
+    for step in (
+        "DNS: 127.0.0.1",
+        "TCP: ",
+        "SMTP: ",
+        "TLS: STARTTLS",
+        "certificate verified",
+        "AUTH: logged in as site@example.org",
+    ):
         assert step in shown
     assert gmail_server.messages == []
 
@@ -78,7 +92,9 @@ def test_check_reports_a_bad_configuration_before_touching_the_network(relay_env
 
 
 def test_send_test_delivers_through_the_configured_transport(environment, smtp_server, capsys):
-    environment(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port))
+    environment(
+        MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
+    )
     assert main(["send-test", "me@example.org"]) == 0
     assert "sent to me@example.org through postfix" in capsys.readouterr().out
     (received,) = smtp_server.messages
@@ -99,7 +115,9 @@ def test_send_test_refuses_an_unusable_address(environment, capsys):
 
 
 def test_send_test_says_the_queue_id_the_server_gave_the_message(environment, smtp_server, capsys):
-    environment(MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port))
+    environment(
+        MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port)
+    )
     assert main(["send-test", "me@example.org"]) == 0
     (received,) = smtp_server.messages
     assert f"queued upstream as {received.queue_id}" in capsys.readouterr().out

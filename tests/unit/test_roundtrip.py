@@ -27,7 +27,9 @@ WORDS = st.text(PRINTABLE, max_size=40).map(str.strip).filter(lambda t: "=?" not
 BODY = st.text(st.characters(categories=["L", "N", "P", "S", "Zs"]) | st.just("\n"), max_size=400)
 
 DOMAINS = ["example.org", "Example.NET", "mail.example.com", "bücher.example"]
-local_parts = st.from_regex(r"[a-z0-9]{1,8}(\.[a-z0-9]{1,4})?", fullmatch=True) | st.sampled_from(["jörg", "zoë"])
+local_parts = st.from_regex(r"[a-z0-9]{1,8}(\.[a-z0-9]{1,4})?", fullmatch=True) | st.sampled_from(
+    ["jörg", "zoë"]
+)
 mailboxes = st.builds(
     lambda local, domain, name: {"local": local, "domain": domain, "name": name},
     local_parts,
@@ -37,7 +39,10 @@ mailboxes = st.builds(
 header_names = st.from_regex(r"X-[A-Za-z0-9]{1,10}", fullmatch=True)
 attachments = st.lists(
     st.builds(
-        lambda stem, ext, data: {"filename": stem + ext, "content": base64.b64encode(data).decode()},
+        lambda stem, ext, data: {
+            "filename": stem + ext,
+            "content": base64.b64encode(data).decode(),
+        },
         st.from_regex(r"[A-Za-z0-9ÄÖÜäöüß][A-Za-z0-9 _ÄÖÜäöüß-]{0,12}", fullmatch=True),
         st.sampled_from([".txt", ".pdf", ".png", ".bin", ".csv", ""]),
         st.binary(max_size=2000),
@@ -79,8 +84,18 @@ def payloads(draw):
     headers = draw(st.dictionaries(header_names, WORDS, max_size=3))
     names = {name.lower(): name for name in headers}  # one spelling per header name
     body["headers"] = {name: headers[name] for name in names.values()}
-    body["tags"] = draw(st.lists(st.from_regex(r"[a-z0-9][a-z0-9:-]{0,8}", fullmatch=True), max_size=3))
-    return body, {"to": to, "cc": cc, "bcc": bcc, "reply_to": reply_to, "kind": kind, "text": text, "html": html}
+    body["tags"] = draw(
+        st.lists(st.from_regex(r"[a-z0-9][a-z0-9:-]{0,8}", fullmatch=True), max_size=3)
+    )
+    return body, {
+        "to": to,
+        "cc": cc,
+        "bcc": bcc,
+        "reply_to": reply_to,
+        "kind": kind,
+        "text": text,
+        "html": html,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +111,11 @@ def service(tmp_path_factory):
     app_settings = Settings.from_env(variables, env_file=None)
     mailer = Mailer.from_settings(app_settings)
     with SmtpPeer(smtputf8=True) as peer:
-        yield testing.TestClient(create_app(app_settings, mailer=mailer)), mailer.transports[0][1].sent, peer
+        yield (
+            testing.TestClient(create_app(app_settings, mailer=mailer)),
+            mailer.transports[0][1].sent,
+            peer,
+        )
 
 
 def with_newline(text: str) -> str:
@@ -116,13 +135,29 @@ def test_a_delivered_message_is_exactly_what_was_asked_for(service, payload):
 
     recipients = [addr_spec(m) for m in asked["to"] + asked["cc"] + asked["bcc"]]
     assert received.rcpt_tos == tuple(dict.fromkeys(recipients))
-    for header, mailboxes in (("To", asked["to"]), ("Cc", asked["cc"]), ("Reply-To", asked["reply_to"])):
-        shown = [(a.display_name, a.addr_spec) for a in delivered[header].addresses] if mailboxes else []
+    for header, mailboxes in (
+        ("To", asked["to"]),
+        ("Cc", asked["cc"]),
+        ("Reply-To", asked["reply_to"]),
+    ):
+        shown = (
+            [(a.display_name, a.addr_spec) for a in delivered[header].addresses]
+            if mailboxes
+            else []
+        )
         # The API folds a run of spaces in a name to one, as a reader of a bare phrase would.
         assert shown == [(re.sub(" +", " ", m["name"]), addr_spec(m)) for m in mailboxes]
     assert str(delivered["Subject"]) == body["subject"]
 
-    expected_headers = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
+    expected_headers = {
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+    }
     expected_headers |= {name.lower() for name in body["headers"]}
     expected_headers |= {"cc"} if asked["cc"] else set()
     expected_headers |= {"reply-to"} if asked["reply_to"] else set()
@@ -143,8 +178,13 @@ def test_a_delivered_message_is_exactly_what_was_asked_for(service, payload):
         assert delivered.get_body(("html",)).get_content() == with_newline(asked["html"])
     if kind == "html":
         assert delivered.get_body(("plain",)) is not None  # derived from the HTML
-    found = [(part.get_filename(), part.get_payload(decode=True)) for part in delivered.iter_attachments()]
-    assert found == [(a["filename"].strip(), base64.b64decode(a["content"])) for a in body["attachments"]]
+    found = [
+        (part.get_filename(), part.get_payload(decode=True))
+        for part in delivered.iter_attachments()
+    ]
+    assert found == [
+        (a["filename"].strip(), base64.b64decode(a["content"])) for a in body["attachments"]
+    ]
 
 
 # Text as JSON can carry it: lone surrogates (\ud800) included.
@@ -152,11 +192,26 @@ def test_a_delivered_message_is_exactly_what_was_asked_for(service, payload):
 any_text = st.lists(st.characters() | st.characters(categories=["Cs"]), max_size=30).map("".join)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3)
+    ),
     max_leaves=10,
 )
-FIELDS = ["to", "cc", "bcc", "reply_to", "from", "sender_name", "subject", "body", "text", "html",
-          "attachments", "headers", "tags"]
+FIELDS = [
+    "to",
+    "cc",
+    "bcc",
+    "reply_to",
+    "from",
+    "sender_name",
+    "subject",
+    "body",
+    "text",
+    "html",
+    "attachments",
+    "headers",
+    "tags",
+]
 
 
 VALID = [
@@ -191,7 +246,9 @@ def test_no_json_body_makes_the_api_answer_500(service, valid, changes, attachme
     document = {**valid, **changes}
     if attachment_changes:
         document["attachments"] = [{"filename": "a.txt", "content": "YQ==", **attachment_changes}]
-    result = client.simulate_post("/send", body=json.dumps(document), content_type="application/json")
+    result = client.simulate_post(
+        "/send", body=json.dumps(document), content_type="application/json"
+    )
     assert result.status_code in (200, 400, 422), result.json
     if result.status_code == 200:
         message, envelope = sent.pop()

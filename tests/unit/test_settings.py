@@ -35,8 +35,10 @@ def test_production_without_a_mail_domain_stops_at_start():
         read(ENVIRONMENT="production")
 
 
-@pytest.mark.parametrize("word, value", [("yes", True), ("No", False), ("TRUE", True),
-                                         ("false", False), ("1", True), ("0", False)])
+@pytest.mark.parametrize(
+    "word, value",
+    [("yes", True), ("No", False), ("TRUE", True), ("false", False), ("1", True), ("0", False)],
+)
 def test_booleans_accept_the_usual_words_in_any_case(word, value):
     assert read(ENVIRONMENT="development", TLS_VERIFY=word).tls_verify is value
 
@@ -62,8 +64,13 @@ def test_a_bad_value_is_one_line_naming_the_variable_and_value(variable, value, 
 
 
 def test_legacy_relay_names_work_with_a_warning_naming_the_new_one():
-    settings = read(ENVIRONMENT="development", RELAY_HOST="smtp.example.net", RELAY_PORT="2525",
-                    RELAY_USERNAME="me", RELAY_PASSWORD="secret")
+    settings = read(
+        ENVIRONMENT="development",
+        RELAY_HOST="smtp.example.net",
+        RELAY_PORT="2525",
+        RELAY_USERNAME="me",
+        RELAY_PASSWORD="secret",
+    )
     assert settings.smtp_relay_host == "smtp.example.net"
     assert settings.smtp_relay_port == 2525
     assert settings.smtp_relay_username == "me"
@@ -72,8 +79,9 @@ def test_legacy_relay_names_work_with_a_warning_naming_the_new_one():
 
 
 def test_the_new_name_wins_when_both_are_set():
-    settings = read(ENVIRONMENT="development", RELAY_HOST="old.example.net",
-                    SMTP_RELAY_HOST="new.example.net")
+    settings = read(
+        ENVIRONMENT="development", RELAY_HOST="old.example.net", SMTP_RELAY_HOST="new.example.net"
+    )
     assert settings.smtp_relay_host == "new.example.net"
     assert "RELAY_HOST is ignored because SMTP_RELAY_HOST is set" in settings.warnings
 

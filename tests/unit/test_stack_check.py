@@ -17,12 +17,21 @@ def postfix_environment(monkeypatch, tmp_path, smtp_server, gmail_server, truste
     monkeypatch.delenv("PLUGINS_DIR", raising=False)
 
     def set_variables(**overrides):
-        variables = dict(
-            ENVIRONMENT="production", MAIL_DOMAIN="example.org", SMTP_TIMEOUT="2",
-            MAIL_TRANSPORT="postfix", SMTP_HOST=smtp_server.host, SMTP_PORT=str(smtp_server.port),
-            SMTP_RELAY_HOST="localhost", SMTP_RELAY_PORT=str(gmail_server.port),
-            SMTP_RELAY_USERNAME="site@example.org", SMTP_RELAY_PASSWORD="abcd efgh ijkl mnop",
-        ) | overrides
+        variables = (
+            dict(
+                ENVIRONMENT="production",
+                MAIL_DOMAIN="example.org",
+                SMTP_TIMEOUT="2",
+                MAIL_TRANSPORT="postfix",
+                SMTP_HOST=smtp_server.host,
+                SMTP_PORT=str(smtp_server.port),
+                SMTP_RELAY_HOST="localhost",
+                SMTP_RELAY_PORT=str(gmail_server.port),
+                SMTP_RELAY_USERNAME="site@example.org",
+                SMTP_RELAY_PASSWORD="abcd efgh ijkl mnop",
+            )
+            | overrides
+        )
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
 
@@ -34,8 +43,13 @@ def test_check_of_the_postfix_transport_logs_in_to_the_relay_too(postfix_environ
     assert main(["check"]) == 0
     output = capsys.readouterr().out
     assert "ok    postfix: TCP: 127.0.0.1:" in output
-    for step in ("relay DNS: localhost", "relay TCP: localhost:", "relay TLS: STARTTLS",
-                 "certificate verified for localhost", "relay AUTH: logged in as site@example.org"):
+    for step in (
+        "relay DNS: localhost",
+        "relay TCP: localhost:",
+        "relay TLS: STARTTLS",
+        "certificate verified for localhost",
+        "relay AUTH: logged in as site@example.org",
+    ):
         assert step in output
     assert output.splitlines()[-1] == "ready: the service can deliver mail"
 
