@@ -16,3 +16,8 @@ def ruff(*args: str) -> subprocess.CompletedProcess:
 def test_ruff_finds_nothing_to_fix():
     result = ruff("check", "--no-cache", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_code_is_formatted_as_ruff_formats_it():
+    result = ruff("format", "--check", "--no-cache", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
