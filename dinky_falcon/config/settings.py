@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from ..errors import ConfigError
 from ..mail.addresses import AddressError, parse_mailbox
 from ..redact import redact_url
+from . import defaults
 from .display import SECRETS, open_relay_warning, shown_secret, shown_settings
 from .domain import own_domain_settings
 from .forms import Form, describe_form, forms_settings
@@ -33,18 +34,6 @@ from .parsers import (
     parse_recipient_rules,
 )
 from .reader import Reader
-
-# A whole send may take this many SMTP_TIMEOUTs: a fresh connection's greeting, EHLO, TLS,
-# AUTH and the transaction each take a fraction of one from a healthy server; a server that
-# keeps every single wait just under SMTP_TIMEOUT (a tarpit) is cut off.
-SEND_DEADLINE_FACTOR = 3
-DEFAULT_TRANSPORT = {"development": "file", "production": "postfix"}
-# Development listens on loopback only: a laptop on a café's network is no mail relay.
-DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
-# Production refuses floods unless told otherwise (a key is a site's back end, not an anonymous
-# caller: 60 messages a minute sustained); development counts nothing.
-DEFAULT_RATE_LIMIT = {"development": "none", "production": "10/minute;100/hour"}
-DEFAULT_RATE_LIMIT_PER_KEY = {"development": "none", "production": "120/minute;3600/hour"}
 
 
 @dataclass(frozen=True)
@@ -133,12 +122,12 @@ class Settings:
 
     @property
     def send_deadline(self) -> float:
-        """Seconds a send through one SMTP transport may take, in all (SEND_DEADLINE_FACTOR)."""
-        return SEND_DEADLINE_FACTOR * self.smtp_timeout
+        """Seconds a send through one SMTP transport may take, in all."""
+        return defaults.SEND_DEADLINE_FACTOR * self.smtp_timeout
 
     @property
     def transport_names(self) -> tuple[str, ...]:
-        return self.mail_transport or (DEFAULT_TRANSPORT[self.environment],)
+        return self.mail_transport or (defaults.DEFAULT_TRANSPORT[self.environment],)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A variable by name, for plugins that read settings of their own."""
@@ -196,9 +185,9 @@ class _Reader(Reader):
         return tuple(bound)
 
     def abuse_protection(self, environment: str) -> dict:
-        rate_limit = self.text("RATE_LIMIT", DEFAULT_RATE_LIMIT[environment])
+        rate_limit = self.text("RATE_LIMIT", defaults.DEFAULT_RATE_LIMIT[environment])
         rate_limit_per_key = self.text(
-            "RATE_LIMIT_PER_KEY", DEFAULT_RATE_LIMIT_PER_KEY[environment]
+            "RATE_LIMIT_PER_KEY", defaults.DEFAULT_RATE_LIMIT_PER_KEY[environment]
         )
         trusted_proxies = self.words("TRUSTED_PROXIES")
         values = dict(
@@ -233,7 +222,7 @@ class _Reader(Reader):
         return url
 
     def settings(self) -> Settings:
-        environment = self.choice("ENVIRONMENT", "production", DEFAULT_TRANSPORT)
+        environment = self.choice("ENVIRONMENT", "production", defaults.DEFAULT_TRANSPORT)
         if environment == "production" and not self.text("MAIL_DOMAIN"):
             raise ConfigError("MAIL_DOMAIN is required when ENVIRONMENT=production")
         domain = self.text("MAIL_DOMAIN", Settings.mail_domain).lower()
@@ -269,7 +258,7 @@ class _Reader(Reader):
             smtp_timeout=self.number("SMTP_TIMEOUT", Settings.smtp_timeout, float, 0.1, 600),
             smtp_reuse_connections=self.boolean("SMTP_REUSE_CONNECTIONS", True),
             outbox_dir=Path(self.text("OUTBOX_DIR", str(Settings.outbox_dir))),
-            host=self.text("HOST", DEFAULT_HOST[environment]),
+            host=self.text("HOST", defaults.DEFAULT_HOST[environment]),
             port=self.port("PORT", Settings.port),
             threads=self.number("THREADS", Settings.threads, int, 1, 256),
             allowed_hosts=self.parsed(

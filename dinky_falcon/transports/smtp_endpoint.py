@@ -6,7 +6,7 @@ import ipaddress
 import ssl
 from dataclasses import dataclass, field
 
-from ..config.settings import SEND_DEADLINE_FACTOR
+from ..config.defaults import SEND_DEADLINE_FACTOR
 
 APP_PASSWORDS_URL = "https://myaccount.google.com/apppasswords"
 

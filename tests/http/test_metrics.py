@@ -68,7 +68,12 @@ def test_messages_are_counted_by_transport_and_outcome_and_requests_by_route_tem
 
 
 def test_metrics_need_an_api_key_or_the_token_and_scrapes_never_use_up_a_rate_limit(live_server):
-    server = live_server(API_KEYS=f"alice:{KEY}", METRICS_TOKEN=TOKEN, RATE_LIMIT="2/minute")
+    server = live_server(
+        API_KEYS=f"alice:{KEY}",
+        METRICS_TOKEN=TOKEN,
+        RATE_LIMIT="2/minute",
+        RATE_LIMIT_PER_KEY="2/minute",
+    )
 
     assert server.request("GET", "/metrics").status == 401
     assert (
