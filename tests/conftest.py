@@ -5,6 +5,7 @@ from falcon import testing
 from dinky_falcon.app import create_app
 from dinky_falcon.config.settings import Settings
 from dinky_falcon.mailer import Mailer
+from support.browser import headless_chromium
 from support.live_server import LiveServer
 from support.redis_peer import RedisPeer
 from support.smtp_peer import SmtpPeer
@@ -139,3 +140,11 @@ def live_server_module(tmp_path_factory):
     )
     with LiveServer(settings) as server:
         yield server
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium with a profile of its own, quit after the test."""
+    driver = headless_chromium(tmp_path / "chromium")
+    yield driver
+    driver.quit()
