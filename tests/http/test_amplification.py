@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+import timeit
 import tracemalloc
 
 import pytest
@@ -71,7 +72,8 @@ def test_a_hostile_body_costs_bounded_work(server, what, request_, status):
     assert answer.status == status, answer.body[:300]
     # At most the addresses that the limits let through are parsed, the rest never.
     assert sum(parse_mailbox.cache_info()[:2]) - parsed_before <= MAX_RECIPIENTS + MAX_REPLY_TO + 1
-    assert elapsed < 3, f"{what}: {elapsed:.1f} s"
+    # Before the limits these took 30 s to minutes; a loaded CI machine may take a few seconds.
+    assert elapsed < 10, f"{what}: {elapsed:.1f} s"
 
 
 def test_too_many_reply_to_addresses_is_a_422_naming_the_field(client_and_sent):
@@ -112,12 +114,19 @@ def test_cut_off_and_nested_constructs_read_as_a_browser_shows_them(html, text):
     assert html_to_text(html) == text
 
 
+def _best_of_three(html: str) -> float:
+    return min(timeit.repeat(lambda: html_to_text(html), number=1, repeat=3))
+
+
 @pytest.mark.parametrize("unit", ["</", "<!--a>", "<?", "<a ", '<a b="x>', "<", "<a href=x>y"])
 def test_the_text_alternative_takes_linear_time(unit):
-    html = unit * (512 * 1024 // len(unit))  # quadratic, each of these took from 30 s to hours
-    started = time.perf_counter()
-    html_to_text(html)
-    assert time.perf_counter() - started < 3
+    """Four times the HTML, about four times the time (each of these was quadratic: sixteen
+    times, from 30 s to hours at 512 KiB); a ratio in one run, whatever the machine's load."""
+    small = unit * (64 * 1024 // len(unit))
+    large_seconds = _best_of_three(small * 4)
+    ratio = large_seconds / _best_of_three(small)
+    # Under 50 ms for 256 KiB the ratio is mostly noise, and nothing to worry about.
+    assert ratio < 10 or large_seconds < 0.05, f"{ratio:.1f} times the time for 4 times the HTML"
 
 
 def test_health_answers_while_hostile_requests_run(live_server):
