@@ -149,7 +149,7 @@ def test_health_answers_while_hostile_requests_run(live_server):
     for sender in senders:
         sender.join()
     assert statuses == [422] * 8
-    assert slowest < 2, f"/health took {slowest:.1f} s"
+    assert slowest < 5, f"/health took {slowest:.1f} s"  # before the limits: 20 s
 
 
 def peak_allocation(work) -> int:
