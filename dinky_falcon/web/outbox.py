@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from email import policy
 from email.message import EmailMessage
@@ -22,6 +23,7 @@ LIST_LIMIT = 500  # the newest this many are listed; older ones stay on disk
 MAX_ENVELOPE_BYTES = 1 << 20  # an envelope the file transport writes is a few hundred bytes
 SUFFIX = ".eml"
 ENVELOPE_SUFFIX = ".envelope.json"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotInOutbox(LookupError):
@@ -29,10 +31,7 @@ class NotInOutbox(LookupError):
 
 
 def _header(message: EmailMessage, name: str) -> str:
-    try:
-        return str(message.get(name, ""))
-    except Exception:  # noqa: BLE001 - a header the parser cannot read is shown as absent
-        return ""
+    return _header_value(message.get(name, ""))
 
 
 class Outbox:
@@ -132,7 +131,7 @@ class Outbox:
             "attachments": [
                 {
                     "index": i,
-                    "filename": part.get_filename() or f"attachment-{i}",
+                    "filename": _header_value(part.get_filename() or f"attachment-{i}"),
                     "content_type": part.get_content_type(),
                     "size": len(_payload(part)),
                 }
@@ -196,10 +195,13 @@ def _payload(part: EmailMessage) -> bytes:
 
 
 def _header_value(value) -> str:
+    """A header as text a page or JSON can carry. The parser keeps 8-bit bytes it could not
+    decode as lone surrogates, which no UTF-8 answer can hold: they are shown as U+FFFD."""
     try:
-        return str(value)
-    except Exception:  # noqa: BLE001
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a header the parser cannot read is shown as absent
         return ""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:

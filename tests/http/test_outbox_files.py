@@ -140,3 +140,15 @@ def test_a_download_name_is_one_printable_quoted_string(filename):
     name = download_name(filename)
     assert name.isprintable() and '"' not in name and "\\" not in name
     assert len(name) <= 255
+
+
+def test_a_message_with_raw_8bit_headers_is_shown_not_a_500(outbox):
+    # Bytes that are not UTF-8 in a header: the parser keeps them as lone surrogates.
+    client, directory = outbox
+    (directory / "m.eml").write_bytes(
+        b"Subject: caf\xe9\r\nFrom: \xff@example.org\r\nX-Note: \xed\xa0\x80\r\n\r\nHello\r\n"
+    )
+    for path in ("/outbox", "/outbox/messages", "/outbox/m", "/outbox/messages/m"):
+        assert client.simulate_get(path).status_code == 200, path
+    headers = dict(client.simulate_get("/outbox/messages/m").json["headers"])
+    assert headers["Subject"] == "caf\ufffd"
