@@ -12,11 +12,13 @@ from dataclasses import dataclass
 import dns.exception
 import dns.resolver
 
+from .logs import printable
 from .mail.dkim import SigningKey, load_key
 
 TTL = 3600
 GMAIL_SPF = "include:_spf.google.com"
 MAX_STRING = 255  # one character-string of a TXT record (RFC 1035 §3.3)
+MAX_SHOWN = 300  # characters of a published record shown on a --check line
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,14 @@ def verdict(record: Record, published: list[str]) -> tuple[str, str]:
     return "ok", text  # any DMARC policy the owner chose is theirs
 
 
+def shown(text: str) -> str:
+    """What a name server published, as a terminal can show it: whoever controls the zone or
+    the answer wrote it, so an escape sequence or a carriage return (which could paint "ok"
+    over DIFFERS) is written escaped, and a record of kilobytes is cut."""
+    text = printable(text)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + f"... ({len(text):,} characters)"
+
+
 def check(settings, resolver: dns.resolver.Resolver) -> tuple[list[str], bool]:
     """One line per record, and whether all are published as printed."""
     lines, good = [], True
@@ -175,6 +185,7 @@ def check(settings, resolver: dns.resolver.Resolver) -> tuple[list[str], bool]:
         except dns.exception.DNSException as exc:
             status, found = "UNKNOWN", f"lookup failed: {exc}"
         good = good and status == "ok"
+        found = shown(found)
         line = f"{status:<8}{record.kind:<6}{record.name}"
         lines.append(f"{line}  {found}" if found else line)
     return lines, good

@@ -2,7 +2,9 @@
 and their ``.envelope.json``, as summaries, parsed messages and raw bytes.
 
 A message's id is its file name without ``.eml``. An id is only ever looked up among the
-names the directory holds, so no id can name a file outside it, nor another kind of file.
+names the directory holds, so no id can name a file outside it, nor another kind of file;
+and only regular files are read, never through a symbolic link, so a link placed in the
+directory cannot show a file from elsewhere (nor a directory named ``x.eml`` answer 500).
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import stat
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
 LIST_LIMIT = 500  # the newest this many are listed; older ones stay on disk
+MAX_ENVELOPE_BYTES = 1 << 20  # an envelope the file transport writes is a few hundred bytes
 SUFFIX = ".eml"
 ENVELOPE_SUFFIX = ".envelope.json"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotInOutbox(LookupError):
@@ -25,10 +31,7 @@ class NotInOutbox(LookupError):
 
 
 def _header(message: EmailMessage, name: str) -> str:
-    try:
-        return str(message.get(name, ""))
-    except Exception:  # noqa: BLE001 - a header the parser cannot read is shown as absent
-        return ""
+    return _header_value(message.get(name, ""))
 
 
 class Outbox:
@@ -41,11 +44,17 @@ class Outbox:
     def ids(self) -> list[str]:
         """Every message's id, newest first (names start with the UTC time of the send)."""
         try:
-            names = os.listdir(self.directory)
+            entries = list(os.scandir(self.directory))
         except FileNotFoundError:
             return []
         return sorted(
-            (n[: -len(SUFFIX)] for n in names if n.endswith(SUFFIX) and not n.startswith(".")),
+            (
+                e.name[: -len(SUFFIX)]
+                for e in entries
+                if e.name.endswith(SUFFIX)
+                and not e.name.startswith(".")
+                and e.is_file(follow_symlinks=False)
+            ),
             reverse=True,
         )
 
@@ -56,19 +65,30 @@ class Outbox:
         return self.directory / f"{id_}{SUFFIX}"
 
     def raw(self, id_: str) -> bytes:
-        try:
-            return self.path(id_).read_bytes()
-        except FileNotFoundError:  # deleted meanwhile
-            raise NotInOutbox(id_) from None
+        data = _read_regular_file(self.path(id_))
+        if data is None:  # deleted meanwhile, or replaced by a link or a directory
+            raise NotInOutbox(id_)
+        return data
 
     def parsed(self, id_: str) -> EmailMessage:
         return BytesParser(policy=policy.default).parsebytes(self.raw(id_))
 
     def envelope(self, id_: str) -> dict:
-        """The SMTP envelope recorded beside the message (bcc included), or {} if none."""
-        with contextlib.suppress(OSError, ValueError):
-            return json.loads((self.directory / f"{id_}{ENVELOPE_SUFFIX}").read_text("utf-8"))
-        return {}
+        """The SMTP envelope recorded beside the message (bcc included): ``sender`` and
+        ``recipients`` as the file transport writes them, or {} if none or not in that shape."""
+        data = _read_regular_file(self.directory / f"{id_}{ENVELOPE_SUFFIX}", MAX_ENVELOPE_BYTES)
+        try:
+            envelope = json.loads(data) if data else None
+        except (ValueError, RecursionError):  # not JSON, or nested beyond what json can read
+            return {}
+        if not isinstance(envelope, dict):
+            return {}
+        sender, recipients = envelope.get("sender"), envelope.get("recipients")
+        if not isinstance(sender, str) or not isinstance(recipients, list):
+            return {}
+        if not all(isinstance(r, str) for r in recipients):
+            return {}
+        return {"sender": sender, "recipients": recipients}
 
     def summaries(self) -> tuple[list[dict], int]:
         """The newest LIST_LIMIT messages' summaries, and how many there are in all."""
@@ -111,7 +131,7 @@ class Outbox:
             "attachments": [
                 {
                     "index": i,
-                    "filename": part.get_filename() or f"attachment-{i}",
+                    "filename": _header_value(part.get_filename() or f"attachment-{i}"),
                     "content_type": part.get_content_type(),
                     "size": len(_payload(part)),
                 }
@@ -121,12 +141,12 @@ class Outbox:
         }
 
     def attachment(self, id_: str, index: int) -> tuple[str, bytes]:
-        """(file name, bytes) of the message's attachment number ``index``."""
+        """(file name to download it as, bytes) of the message's attachment number ``index``."""
         parts = attachments(self.parsed(id_))
         if not 0 <= index < len(parts):
             raise NotInOutbox(f"{id_} attachment {index}")
         part = parts[index]
-        return part.get_filename() or f"attachment-{index}", _payload(part)
+        return download_name(part.get_filename() or f"attachment-{index}"), _payload(part)
 
     def clear(self) -> int:
         """Delete every message and its envelope; how many messages were deleted."""
@@ -139,6 +159,33 @@ class Outbox:
         return deleted
 
 
+def download_name(filename: str) -> str:
+    """An attachment's name as Content-Disposition can carry it. The sender chose it: its
+    quotes, backslashes and control characters (CR, LF, NUL) become ``_``, so that it can
+    neither end the header nor close the quoted name and add a parameter of its own."""
+    name = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return name[:255]
+
+
+def _read_regular_file(path: Path, limit: int = -1) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (not followed if it is a link) of at most
+    ``limit`` bytes, or None."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # absent, a link (ELOOP), unreadable
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # a directory, a FIFO, a device
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as file:
+            data = file.read(limit + 1 if limit >= 0 else -1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    return data if limit < 0 or len(data) <= limit else None
+
+
 def attachments(message: EmailMessage) -> list[EmailMessage]:
     return list(message.iter_attachments()) if message.is_multipart() else []
 
@@ -148,10 +195,13 @@ def _payload(part: EmailMessage) -> bytes:
 
 
 def _header_value(value) -> str:
+    """A header as text a page or JSON can carry. The parser keeps 8-bit bytes it could not
+    decode as lone surrogates, which no UTF-8 answer can hold: they are shown as U+FFFD."""
     try:
-        return str(value)
-    except Exception:  # noqa: BLE001
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a header the parser cannot read is shown as absent
         return ""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _body(message: EmailMessage, subtype: str) -> str | None:

@@ -262,3 +262,18 @@ def test_dmarc_reports_go_to_the_bounce_address(cli):
     assert text_of(records_of(output)["_dmarc.example.org."]) == (
         "v=DMARC1; p=none; rua=mailto:postmaster-reader@example.org"
     )
+
+
+def test_dns_check_shows_what_a_name_server_published_escaped_and_cut_on_one_line(cli):
+    # Whoever answers the lookup writes these: an escape sequence and a carriage return that
+    # would paint "ok" over DIFFERS in a terminal, and a record of kilobytes.
+    painted = '"v=spf1 \\027[2K\\013ok \\027]0;title\\007 ~all"'
+    huge = '"v=DMARC1; p=none" ' + " ".join(['"' + "x" * 255 + '"'] * 12)
+    with DnsPeer({"example.org.": painted, "_dmarc.example.org.": huge}) as peer:
+        status, output = cli("dns", "--check", "--server", f"127.0.0.1:{peer.port}")
+    assert status != 0
+    assert all(line.isprintable() for line in output.splitlines())
+    (spf,) = [line for line in output.splitlines() if " SPF " in line]
+    assert spf.startswith("DIFFERS") and "\\x1b[2K\\rok" in spf
+    (dmarc,) = [line for line in output.splitlines() if " DMARC " in line]
+    assert len(dmarc) < 400 and dmarc.endswith("(3,076 characters)")
