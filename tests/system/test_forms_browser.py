@@ -9,11 +9,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from support.chromium import headless_chromium
 from support.samples import parse_mail
 from support.service_process import ServiceProcess
 
@@ -51,7 +50,7 @@ def site():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     handler.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    handler.addresses["https://www.example.org"] = handler.origin
+    handler.addresses["http://localhost:8081"] = handler.origin
     yield handler
     server.shutdown()
     server.server_close()
@@ -71,29 +70,14 @@ def service(site, tmp_path):
         "FORMS_SECRET": "browser-test-secret-0123",
     }
     with ServiceProcess(env, cwd=tmp_path) as process:
-        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{process.port}"
+        site.addresses["http://127.0.0.1:20001"] = f"http://127.0.0.1:{process.port}"
         yield process
 
 
 @pytest.fixture
 def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-    yield driver
-    driver.quit()
+    with headless_chromium(tmp_path / "chromium") as driver:
+        yield driver
 
 
 def fill_in(browser):
@@ -130,7 +114,7 @@ def plain_service(site, tmp_path):
         "FORM_CONTACT_SUBJECT": "New message from {name}",
     }
     with ServiceProcess(env, cwd=tmp_path) as process:
-        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{process.port}"
+        site.addresses["http://127.0.0.1:20001"] = f"http://127.0.0.1:{process.port}"
         yield process
 
 
@@ -189,7 +173,7 @@ def test_the_fetch_form_tells_a_refused_origin_from_an_unreachable_service(site,
         "FORM_CONTACT_TO": "team@example.org",
     }
     with ServiceProcess(env, cwd=tmp_path) as service:
-        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{service.port}"
+        site.addresses["http://127.0.0.1:20001"] = f"http://127.0.0.1:{service.port}"
         refused = the_status_after_sending(browser, site)
     assert (
         refused
