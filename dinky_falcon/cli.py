@@ -14,6 +14,7 @@ from .domain_cli import add_commands as add_domain_commands
 from .domain_cli import environment_for as domain_environment
 from .errors import ConfigError, OutcomeUnknown, TransportError
 from .hookspecs import Checkable, Diagnosable
+from .init_env import add_command as add_init_command
 from .logs import configure_logging
 from .mailer import Mailer
 from .plugins import describe_plugin, make_plugin_manager, transport_registry
@@ -190,11 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_plugins,
     )
     add_domain_commands(commands)  # dkim-keygen, dns
+    add_init_command(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "without_settings", False):
+        return args.run(args)  # init: it writes the settings, so it cannot read them first
     try:
         if args.run is cmd_plugins:
             # Which plugins load depends on PLUGINS_DIR and DISABLED_PLUGINS only: listing

@@ -49,7 +49,7 @@ def site():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     handler.origin = f"http://127.0.0.1:{server.server_address[1]}"
-    handler.addresses["https://www.example.org"] = handler.origin
+    handler.addresses["http://localhost:8081"] = handler.origin
     yield handler
     server.shutdown()
     server.server_close()
@@ -69,7 +69,7 @@ def service(site, tmp_path):
         "FORMS_SECRET": "browser-test-secret-0123",
     }
     with ServiceProcess(env, cwd=tmp_path) as process:
-        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{process.port}"
+        site.addresses["http://127.0.0.1:20001"] = f"http://127.0.0.1:{process.port}"
         yield process
 
 
@@ -107,7 +107,7 @@ def plain_service(site, tmp_path):
         "FORM_CONTACT_SUBJECT": "New message from {name}",
     }
     with ServiceProcess(env, cwd=tmp_path) as process:
-        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{process.port}"
+        site.addresses["http://127.0.0.1:20001"] = f"http://127.0.0.1:{process.port}"
         yield process
 
 
@@ -166,7 +166,7 @@ def test_the_fetch_form_tells_a_refused_origin_from_an_unreachable_service(site,
         "FORM_CONTACT_TO": "team@example.org",
     }
     with ServiceProcess(env, cwd=tmp_path) as service:
-        site.addresses["https://mail-api.example.org"] = f"http://127.0.0.1:{service.port}"
+        site.addresses["http://127.0.0.1:20001"] = f"http://127.0.0.1:{service.port}"
         refused = the_status_after_sending(browser, site)
     assert (
         refused
