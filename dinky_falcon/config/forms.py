@@ -96,8 +96,9 @@ def _seconds(value) -> int:
     return number
 
 
-def build_form(name: str, options: Mapping[str, object]) -> Form:
-    """A Form from its options (the keys of KEYS); ValueError names the bad option."""
+def build_form(name: str, options: Mapping[str, object], test_domains: bool = False) -> Form:
+    """A Form from its options (the keys of KEYS); ValueError names the bad option.
+    ``test_domains``: recipients may be special-use test addresses (see mail/addresses.py)."""
     if not FORM_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a form name: use a-z, 0-9 and _")
     unknown = sorted(set(options) - set(KEYS))
@@ -106,7 +107,7 @@ def build_form(name: str, options: Mapping[str, object]) -> Form:
     values: dict[str, object] = {}
     for key, value in options.items():
         try:
-            values[key] = _convert(key, value)
+            values[key] = _convert(key, value, test_domains)
         except (AddressError, ValueError, TypeError) as exc:
             raise ValueError(f"{key}: {exc}") from None
     if not values.get("to"):
@@ -130,9 +131,9 @@ def _consistent(form: Form) -> Form:
     return form
 
 
-def _convert(key: str, value):
+def _convert(key: str, value, test_domains: bool):
     if key == "to":
-        return tuple(parse_mailbox(address) for address in _words(value))
+        return tuple(parse_mailbox(address, test_domains) for address in _words(value))
     if key == "subject":
         if has_unsafe_header_chars(str(value)) or not str(value).strip():
             raise ValueError("must be one line of text")
@@ -172,7 +173,9 @@ def _from_file(path: Path) -> dict[str, dict]:
     return document
 
 
-def load_forms(environ: Mapping[str, str], forms_file: str) -> tuple[Form, ...]:
+def load_forms(
+    environ: Mapping[str, str], forms_file: str, test_domains: bool = False
+) -> tuple[Form, ...]:
     """Every form from FORM_* variables and FORMS_FILE; ValueError says which is wrong."""
     variables = _from_environment(environ)
     in_file = _from_file(Path(forms_file)) if forms_file else {}
@@ -183,7 +186,7 @@ def load_forms(environ: Mapping[str, str], forms_file: str) -> tuple[Form, ...]:
     for name, options in [*variables.items(), *in_file.items()]:
         where = f"FORM_{name.upper()}_*" if name in variables else f"FORMS_FILE: form {name!r}"
         try:
-            forms.append(build_form(name, options))
+            forms.append(build_form(name, options, test_domains))
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     return tuple(sorted(forms, key=lambda form: form.name))
@@ -205,10 +208,12 @@ def describe_form(form: Form) -> dict[str, str]:
     return shown
 
 
-def forms_settings(environ: Mapping[str, str], forms_file: str, secret: str) -> dict:
+def forms_settings(
+    environ: Mapping[str, str], forms_file: str, secret: str, test_domains: bool = False
+) -> dict:
     """FORMS_FILE, FORMS_SECRET and the forms, as Settings holds them; ConfigError if unusable."""
     try:
-        forms = load_forms(environ, forms_file)
+        forms = load_forms(environ, forms_file, test_domains)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if secret and len(secret) < 16:

@@ -55,12 +55,12 @@ def _field_errors(form: Form, fields: list[tuple[str, str]], files: bool) -> dic
     return errors
 
 
-def _reply_to(form: Form, submission: Submission, errors: dict) -> tuple:
+def _reply_to(form: Form, submission: Submission, errors: dict, test_domains: bool) -> tuple:
     address = submission.first(form.email_field).strip()
     if not address:
         return ()
     try:
-        return (parse_mailbox(address),)
+        return (parse_mailbox(address, test_domains),)
     except AddressError as exc:
         errors[form.email_field] = [f"Not a valid email address: {str(exc).rstrip('.')}."]
         return ()
@@ -131,12 +131,15 @@ def _html(form: Form, fields: list[tuple[str, str]]) -> str:
     )
 
 
-def build_request(form: Form, submission: Submission, max_attachment_bytes: int) -> SendRequest:
-    """The message for ``form``'s recipients, or a 422 whose details name each field to fix."""
+def build_request(
+    form: Form, submission: Submission, max_attachment_bytes: int, test_domains: bool = False
+) -> SendRequest:
+    """The message for ``form``'s recipients, or a 422 whose details name each field to fix.
+    ``test_domains``: the visitor's address may be a special-use test address."""
     fields = visible_fields(form, submission)
     errors = _field_errors(form, fields, bool(submission.uploads))
     _subject_errors(form, submission, errors)
-    reply_to = _reply_to(form, submission, errors)
+    reply_to = _reply_to(form, submission, errors, test_domains)
     attachments = _attachments(form, submission, max_attachment_bytes, errors)
     if errors:
         raise ApiError(falcon.HTTP_422, "Validation failed", errors)

@@ -137,7 +137,12 @@ class FormResource:
             token = submission.first(TOKEN_FIELD)
             self.check_token(form, token)
             self.check_plugins(form, submission.fields, client)
-            request = build_request(form, submission, self.settings.max_attachment_bytes)
+            request = build_request(
+                form,
+                submission,
+                self.settings.max_attachment_bytes,
+                self.settings.accepts_test_domains,
+            )
             fp = submission_fingerprint(form, client, submission)
             self.spend_token(form, token, fp)
             answer = self.send_once(form, request, fp, resp)
