@@ -1,7 +1,7 @@
 """Named contact forms, configured on the server: who receives them and where visitors go next.
 
 A form ``contact`` is set by FORM_CONTACT_TO (required), FORM_CONTACT_SUBJECT,
-FORM_CONTACT_REDIRECT, FORM_CONTACT_ERROR_REDIRECT, FORM_CONTACT_FIELDS,
+FORM_CONTACT_REDIRECT, FORM_CONTACT_ERROR_REDIRECT, FORM_CONTACT_FIELDS, FORM_CONTACT_REQUIRED,
 FORM_CONTACT_EMAIL_FIELD, FORM_CONTACT_HONEYPOT, FORM_CONTACT_ATTACHMENTS and
 FORM_CONTACT_MIN_SECONDS; or in FORMS_FILE (JSON, or TOML when it ends in .toml), one table
 per form with the same keys in lower case. The public never chooses a recipient.
@@ -23,7 +23,7 @@ from .reader import FALSE_WORDS, TRUE_WORDS
 
 FORM_NAME = re.compile(r"[a-z0-9_]{1,64}")
 _SETTING = re.compile(
-    r"FORM_(?P<form>[A-Z0-9_]+?)_(?P<key>TO|SUBJECT|ERROR_REDIRECT|REDIRECT|FIELDS|EMAIL_FIELD"
+    r"FORM_(?P<form>[A-Z0-9_]+?)_(?P<key>TO|SUBJECT|ERROR_REDIRECT|REDIRECT|FIELDS|REQUIRED|EMAIL_FIELD"
     r"|HONEYPOT|ATTACHMENTS|MIN_SECONDS)"
 )
 KEYS = (
@@ -32,6 +32,7 @@ KEYS = (
     "redirect",
     "error_redirect",
     "fields",
+    "required",
     "email_field",
     "honeypot",
     "attachments",
@@ -52,6 +53,7 @@ class Form:
     redirect: str = ""  # where a browser goes after sending; empty: the built-in thank-you page
     error_redirect: str = ""  # where it goes on an error; empty: a page listing what to fix
     fields: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()  # fields a submission must fill in (422 naming the missing)
     email_field: str = "email"  # the visitor's address, which becomes Reply-To
     honeypot: str = "_gotcha"
     attachments: bool = False  # whether uploaded files are attached
@@ -123,6 +125,12 @@ def _consistent(form: Form) -> Form:
             f"honeypot: {form.honeypot!r} is a real field of the form, so every submission "
             "that fills it would be dropped; name a hidden field people leave empty (_gotcha)"
         )
+    unlisted = [name for name in form.required if form.fields and name not in form.fields]
+    if unlisted:
+        raise ValueError(
+            f"required: {unlisted[0]!r} is not among the fields, so every submission would be "
+            "refused; add it to fields or take it out of required"
+        )
     if form.fields and form.email_field not in form.fields:
         raise ValueError(
             f"fields: the email field {form.email_field!r} is not listed, so a visitor's "
@@ -140,7 +148,7 @@ def _convert(key: str, value, test_domains: bool):
         return str(value).strip()
     if key in ("redirect", "error_redirect"):
         return _redirect_url(str(value).strip()) if str(value).strip() else ""
-    if key == "fields":
+    if key in ("fields", "required"):
         return tuple(_field_name(word) for word in _words(value))
     if key in ("email_field", "honeypot"):
         return _field_name(str(value).strip())
