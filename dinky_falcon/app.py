@@ -92,6 +92,7 @@ def create_app(
         max_recipients=settings.max_recipients,
         max_attachment_bytes=settings.max_attachment_bytes,
         max_attachments=settings.max_attachments,
+        test_domains=settings.accepts_test_domains,
     )
     send = SendResource(mailer, schema, settings.max_body_size, guards.policy, idempotency)
     app.add_route("/send", send)

@@ -92,7 +92,7 @@ def _check_transport(name: str, transport) -> None:
 
 def cmd_send_test(settings: Settings, args) -> int:
     try:
-        request = SendSchema().load(
+        request = SendSchema(test_domains=settings.accepts_test_domains).load(
             {
                 "to": args.address,
                 "subject": f"dinky-falcon test message from {settings.mail_hostname}",

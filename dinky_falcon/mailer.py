@@ -73,7 +73,9 @@ class Mailer:
     ):
         pm = pm or make_plugin_manager(settings)
         builder = MessageBuilder(
-            parse_mailbox(settings.default_from), settings.mail_domain, **builder_options
+            parse_mailbox(settings.default_from, settings.accepts_test_domains),
+            settings.mail_domain,
+            **builder_options,
         )
         registry = transport_registry(pm)
         transports = build_transports(settings, registry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -14,9 +15,10 @@ DEFAULT_SELECTOR = "mail"
 _DNS_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
-def own_domain_settings(reader, mail_domain: str) -> dict:
+def own_domain_settings(reader, mail_domain: str, test_domains: bool = False) -> dict:
     """DKIM_PRIVATE_KEY_FILE, DKIM_SELECTOR, DKIM_DOMAIN and BOUNCE_ADDRESS, checked; a warning
-    on ``reader`` when bounces would not align with MAIL_DOMAIN."""
+    on ``reader`` when bounces would not align with MAIL_DOMAIN. ``test_domains``: as for
+    MAIL_DOMAIN (config/sender.py), so that a domain MAIL_DOMAIN passed passes here too."""
     key_file = reader.text("DKIM_PRIVATE_KEY_FILE")
     if key_file:
         reader.parsed("DKIM_PRIVATE_KEY_FILE", load_key, key_file)  # read again by the Mailer
@@ -27,7 +29,9 @@ def own_domain_settings(reader, mail_domain: str) -> dict:
         )
     bounce = reader.text("BOUNCE_ADDRESS")
     if bounce:
-        address = reader.parsed("BOUNCE_ADDRESS", parse_mailbox, bounce)
+        address = reader.parsed(
+            "BOUNCE_ADDRESS", partial(parse_mailbox, test_domains=test_domains), bounce
+        )
         if address.display_name or not address.username.isascii():
             raise ConfigError(
                 f"BOUNCE_ADDRESS={bounce!r} must be a bare ASCII address (a@example.org)"
@@ -42,7 +46,9 @@ def own_domain_settings(reader, mail_domain: str) -> dict:
     return dict(
         dkim_private_key_file=Path(key_file) if key_file else None,
         dkim_selector=selector,
-        dkim_domain=reader.parsed("DKIM_DOMAIN", canonical_domain, dkim_domain),
+        dkim_domain=reader.parsed(
+            "DKIM_DOMAIN", partial(canonical_domain, test_domains=test_domains), dkim_domain
+        ),
         bounce_address=bounce,
     )
 

@@ -1,7 +1,7 @@
 """Named contact forms, configured on the server: who receives them and where visitors go next.
 
 A form ``contact`` is set by FORM_CONTACT_TO (required), FORM_CONTACT_SUBJECT,
-FORM_CONTACT_REDIRECT, FORM_CONTACT_ERROR_REDIRECT, FORM_CONTACT_FIELDS,
+FORM_CONTACT_REDIRECT, FORM_CONTACT_ERROR_REDIRECT, FORM_CONTACT_FIELDS, FORM_CONTACT_REQUIRED,
 FORM_CONTACT_EMAIL_FIELD, FORM_CONTACT_HONEYPOT, FORM_CONTACT_ATTACHMENTS and
 FORM_CONTACT_MIN_SECONDS; or in FORMS_FILE (JSON, or TOML when it ends in .toml), one table
 per form with the same keys in lower case. The public never chooses a recipient.
@@ -23,7 +23,7 @@ from .reader import FALSE_WORDS, TRUE_WORDS
 
 FORM_NAME = re.compile(r"[a-z0-9_]{1,64}")
 _SETTING = re.compile(
-    r"FORM_(?P<form>[A-Z0-9_]+?)_(?P<key>TO|SUBJECT|ERROR_REDIRECT|REDIRECT|FIELDS|EMAIL_FIELD"
+    r"FORM_(?P<form>[A-Z0-9_]+?)_(?P<key>TO|SUBJECT|ERROR_REDIRECT|REDIRECT|FIELDS|REQUIRED|EMAIL_FIELD"
     r"|HONEYPOT|ATTACHMENTS|MIN_SECONDS)"
 )
 KEYS = (
@@ -32,6 +32,7 @@ KEYS = (
     "redirect",
     "error_redirect",
     "fields",
+    "required",
     "email_field",
     "honeypot",
     "attachments",
@@ -52,6 +53,7 @@ class Form:
     redirect: str = ""  # where a browser goes after sending; empty: the built-in thank-you page
     error_redirect: str = ""  # where it goes on an error; empty: a page listing what to fix
     fields: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()  # fields a submission must fill in (422 naming the missing)
     email_field: str = "email"  # the visitor's address, which becomes Reply-To
     honeypot: str = "_gotcha"
     attachments: bool = False  # whether uploaded files are attached
@@ -96,8 +98,9 @@ def _seconds(value) -> int:
     return number
 
 
-def build_form(name: str, options: Mapping[str, object]) -> Form:
-    """A Form from its options (the keys of KEYS); ValueError names the bad option."""
+def build_form(name: str, options: Mapping[str, object], test_domains: bool = False) -> Form:
+    """A Form from its options (the keys of KEYS); ValueError names the bad option.
+    ``test_domains``: recipients may be special-use test addresses (see mail/addresses.py)."""
     if not FORM_NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a form name: use a-z, 0-9 and _")
     unknown = sorted(set(options) - set(KEYS))
@@ -106,7 +109,7 @@ def build_form(name: str, options: Mapping[str, object]) -> Form:
     values: dict[str, object] = {}
     for key, value in options.items():
         try:
-            values[key] = _convert(key, value)
+            values[key] = _convert(key, value, test_domains)
         except (AddressError, ValueError, TypeError) as exc:
             raise ValueError(f"{key}: {exc}") from None
     if not values.get("to"):
@@ -122,6 +125,12 @@ def _consistent(form: Form) -> Form:
             f"honeypot: {form.honeypot!r} is a real field of the form, so every submission "
             "that fills it would be dropped; name a hidden field people leave empty (_gotcha)"
         )
+    unlisted = [name for name in form.required if form.fields and name not in form.fields]
+    if unlisted:
+        raise ValueError(
+            f"required: {unlisted[0]!r} is not among the fields, so every submission would be "
+            "refused; add it to fields or take it out of required"
+        )
     if form.fields and form.email_field not in form.fields:
         raise ValueError(
             f"fields: the email field {form.email_field!r} is not listed, so a visitor's "
@@ -130,16 +139,16 @@ def _consistent(form: Form) -> Form:
     return form
 
 
-def _convert(key: str, value):
+def _convert(key: str, value, test_domains: bool):
     if key == "to":
-        return tuple(parse_mailbox(address) for address in _words(value))
+        return tuple(parse_mailbox(address, test_domains) for address in _words(value))
     if key == "subject":
         if has_unsafe_header_chars(str(value)) or not str(value).strip():
             raise ValueError("must be one line of text")
         return str(value).strip()
     if key in ("redirect", "error_redirect"):
         return _redirect_url(str(value).strip()) if str(value).strip() else ""
-    if key == "fields":
+    if key in ("fields", "required"):
         return tuple(_field_name(word) for word in _words(value))
     if key in ("email_field", "honeypot"):
         return _field_name(str(value).strip())
@@ -172,7 +181,9 @@ def _from_file(path: Path) -> dict[str, dict]:
     return document
 
 
-def load_forms(environ: Mapping[str, str], forms_file: str) -> tuple[Form, ...]:
+def load_forms(
+    environ: Mapping[str, str], forms_file: str, test_domains: bool = False
+) -> tuple[Form, ...]:
     """Every form from FORM_* variables and FORMS_FILE; ValueError says which is wrong."""
     variables = _from_environment(environ)
     in_file = _from_file(Path(forms_file)) if forms_file else {}
@@ -183,7 +194,7 @@ def load_forms(environ: Mapping[str, str], forms_file: str) -> tuple[Form, ...]:
     for name, options in [*variables.items(), *in_file.items()]:
         where = f"FORM_{name.upper()}_*" if name in variables else f"FORMS_FILE: form {name!r}"
         try:
-            forms.append(build_form(name, options))
+            forms.append(build_form(name, options, test_domains))
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
     return tuple(sorted(forms, key=lambda form: form.name))
@@ -205,10 +216,12 @@ def describe_form(form: Form) -> dict[str, str]:
     return shown
 
 
-def forms_settings(environ: Mapping[str, str], forms_file: str, secret: str) -> dict:
+def forms_settings(
+    environ: Mapping[str, str], forms_file: str, secret: str, test_domains: bool = False
+) -> dict:
     """FORMS_FILE, FORMS_SECRET and the forms, as Settings holds them; ConfigError if unusable."""
     try:
-        forms = load_forms(environ, forms_file)
+        forms = load_forms(environ, forms_file, test_domains)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if secret and len(secret) < 16:

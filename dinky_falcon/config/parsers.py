@@ -114,7 +114,7 @@ def _allowed_host(entry: str) -> str:
     return f"{scheme.lower()}://{spelled}" if separator else spelled
 
 
-def canonical_domain(domain: str) -> str:
+def canonical_domain(domain: str, test_domains: bool = False) -> str:
     """A domain as the envelope holds it: IDNA-encoded (``bücher.example`` ->
     ``xn--bcher-kva.example``) and lower-case; ValueError says why it is not one.
 
@@ -122,7 +122,7 @@ def canonical_domain(domain: str) -> str:
     spelled the same way whichever form (Unicode or ``xn--``) either was written in.
     """
     try:
-        return parse_mailbox(f"postmaster@{domain}").domain.lower()
+        return parse_mailbox(f"postmaster@{domain}", test_domains).domain.lower()
     except AddressError as exc:
         raise ValueError(f"{domain!r} is not a domain: {exc}") from None
 

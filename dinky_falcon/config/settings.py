@@ -15,7 +15,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from ..errors import ConfigError
-from ..mail.addresses import AddressError, parse_mailbox
+from ..mail.addresses import parse_mailbox
 from ..redact import redact_url
 from . import defaults
 from .display import SECRETS, open_relay_warning, shown_secret, shown_settings
@@ -25,7 +25,6 @@ from .parsers import (
     ApiKey,
     Network,
     ascii_hostname,
-    canonical_domain,
     parse_allowed_hosts,
     parse_api_keys,
     parse_domains,
@@ -34,6 +33,7 @@ from .parsers import (
     parse_recipient_rules,
 )
 from .reader import Reader
+from .sender import sender_settings
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Settings:
     @property
     def sender_domains(self) -> tuple[str, ...]:
         """Domains a message may be sent from: MAIL_DOMAIN, DEFAULT_FROM's, and the allowed."""
-        default_domain = parse_mailbox(self.default_from).domain.lower()
+        default_domain = parse_mailbox(self.default_from, self.accepts_test_domains).domain.lower()
         return (self.mail_domain, default_domain, *self.allowed_sender_domains)
 
     @property
@@ -128,6 +128,11 @@ class Settings:
     @property
     def transport_names(self) -> tuple[str, ...]:
         return self.mail_transport or (defaults.DEFAULT_TRANSPORT[self.environment],)
+
+    @property
+    def accepts_test_domains(self) -> bool:
+        """me@localhost, dev@shop.test...: only in development with sink transports."""
+        return defaults.accepts_test_domains(self.environment, self.transport_names)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A variable by name, for plugins that read settings of their own."""
@@ -223,17 +228,12 @@ class _Reader(Reader):
 
     def settings(self) -> Settings:
         environment = self.choice("ENVIRONMENT", "production", defaults.DEFAULT_TRANSPORT)
-        if environment == "production" and not self.text("MAIL_DOMAIN"):
-            raise ConfigError("MAIL_DOMAIN is required when ENVIRONMENT=production")
-        domain = self.text("MAIL_DOMAIN", Settings.mail_domain).lower()
-        self.parsed("MAIL_DOMAIN", canonical_domain, domain)
-        default_from = self.text("DEFAULT_FROM", f"noreply@{domain}")
-        try:
-            parse_mailbox(default_from)
-        except AddressError as exc:
-            raise ConfigError(
-                f"DEFAULT_FROM={default_from!r} is not a usable address: {exc}"
-            ) from None
+        transports = tuple(w.lower() for w in self.words("MAIL_TRANSPORT"))
+        test_domains = defaults.accepts_test_domains(
+            environment, transports or (defaults.DEFAULT_TRANSPORT[environment],)
+        )
+        sender = sender_settings(self, environment, Settings.mail_domain, test_domains)
+        domain = sender["mail_domain"]
         plugins_dir = self.text("PLUGINS_DIR")
         if plugins_dir and not Path(plugins_dir).is_dir():
             raise ConfigError(f"PLUGINS_DIR={plugins_dir!r} is not a directory")
@@ -241,10 +241,9 @@ class _Reader(Reader):
             plugins_dir = "plugins"
         values = dict(
             environment=environment,
-            mail_domain=domain,
+            **sender,
             mail_hostname=self.host_name("MAIL_HOSTNAME", domain),
-            default_from=default_from,
-            mail_transport=tuple(w.lower() for w in self.words("MAIL_TRANSPORT")),
+            mail_transport=transports,
             smtp_host=self.text("SMTP_HOST", Settings.smtp_host),
             smtp_port=self.port("SMTP_PORT", Settings.smtp_port),
             smtp_relay_host=self.renamed("RELAY_HOST", "SMTP_RELAY_HOST", Settings.smtp_relay_host),
@@ -286,8 +285,10 @@ class _Reader(Reader):
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),
             **self.abuse_protection(environment),
-            **forms_settings(self.env, self.text("FORMS_FILE"), self.text("FORMS_SECRET")),
-            **own_domain_settings(self, domain),
+            **forms_settings(
+                self.env, self.text("FORMS_FILE"), self.text("FORMS_SECRET"), test_domains
+            ),
+            **own_domain_settings(self, domain, test_domains),
         )
         settings = Settings(**values, environ=dict(self.env))
         warning = open_relay_warning(settings)

@@ -28,7 +28,10 @@ from .input import Submission
 NEXT_FIELD = "_next"
 TOKEN_FIELD = "_token"
 MAX_SUBJECT_VALUE = 150  # characters of a visitor's value shown in the subject
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# {field}, or {field|text} with the text to show when the visitor left the field empty.
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:\|([^{}]*))?\}")
+# What an empty placeholder leaves at either end: "Contact: {name} - {topic}" -> "Contact: Ada".
+_DANGLING = re.compile(r"^[\s\-\u2013\u2014:,;|/]+|[\s\-\u2013\u2014:,;|/]+$")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
@@ -55,12 +58,19 @@ def _field_errors(form: Form, fields: list[tuple[str, str]], files: bool) -> dic
     return errors
 
 
-def _reply_to(form: Form, submission: Submission, errors: dict) -> tuple:
+def _missing(form: Form, submission: Submission, errors: dict) -> None:
+    uploaded = {upload.field for upload in submission.uploads}
+    for name in form.required:
+        if not submission.first(name).strip() and name not in uploaded:
+            errors.setdefault(name, ["Required: please fill it in."])
+
+
+def _reply_to(form: Form, submission: Submission, errors: dict, test_domains: bool) -> tuple:
     address = submission.first(form.email_field).strip()
     if not address:
         return ()
     try:
-        return (parse_mailbox(address),)
+        return (parse_mailbox(address, test_domains),)
     except AddressError as exc:
         errors[form.email_field] = [f"Not a valid email address: {str(exc).rstrip('.')}."]
         return ()
@@ -90,7 +100,7 @@ def _subject_value(submission: Submission, field: str) -> str:
 def _subject_errors(form: Form, submission: Submission, errors: dict) -> None:
     # A control character is shown as a space; an encoded word hiding one cannot be (the email
     # package decodes it when the Subject is set), so the visitor is asked to correct it.
-    for field in _PLACEHOLDER.findall(form.subject):
+    for field in (match[1] for match in _PLACEHOLDER.finditer(form.subject)):
         if field != "form" and has_unsafe_header_chars(_subject_value(submission, field)):
             errors.setdefault(
                 field,
@@ -102,10 +112,21 @@ def _subject_errors(form: Form, submission: Submission, errors: dict) -> None:
 
 
 def _subject(form: Form, submission: Submission) -> str:
+    """The form's SUBJECT filled in: an empty field shows its ``|fallback`` or nothing, and the
+    separators it leaves at either end go (docs/forms.md); nothing left: DEFAULT_SUBJECT."""
+    emptied = []
+
     def value(match: re.Match) -> str:
-        return form.name if match[1] == "form" else _subject_value(submission, match[1])
+        if match[1] == "form":
+            return form.name
+        shown = _subject_value(submission, match[1]) or (match[2] or "").strip()
+        if not shown:
+            emptied.append(match[1])
+        return shown
 
     subject = " ".join(_CONTROL.sub(" ", _PLACEHOLDER.sub(value, form.subject)).split())
+    if emptied:
+        subject = _DANGLING.sub("", subject)
     return subject or DEFAULT_SUBJECT.format(form=form.name)
 
 
@@ -131,12 +152,16 @@ def _html(form: Form, fields: list[tuple[str, str]]) -> str:
     )
 
 
-def build_request(form: Form, submission: Submission, max_attachment_bytes: int) -> SendRequest:
-    """The message for ``form``'s recipients, or a 422 whose details name each field to fix."""
+def build_request(
+    form: Form, submission: Submission, max_attachment_bytes: int, test_domains: bool = False
+) -> SendRequest:
+    """The message for ``form``'s recipients, or a 422 whose details name each field to fix.
+    ``test_domains``: the visitor's address may be a special-use test address."""
     fields = visible_fields(form, submission)
     errors = _field_errors(form, fields, bool(submission.uploads))
     _subject_errors(form, submission, errors)
-    reply_to = _reply_to(form, submission, errors)
+    _missing(form, submission, errors)
+    reply_to = _reply_to(form, submission, errors, test_domains)
     attachments = _attachments(form, submission, max_attachment_bytes, errors)
     if errors:
         raise ApiError(falcon.HTTP_422, "Validation failed", errors)

@@ -137,7 +137,12 @@ class FormResource:
             token = submission.first(TOKEN_FIELD)
             self.check_token(form, token)
             self.check_plugins(form, submission.fields, client)
-            request = build_request(form, submission, self.settings.max_attachment_bytes)
+            request = build_request(
+                form,
+                submission,
+                self.settings.max_attachment_bytes,
+                self.settings.accepts_test_domains,
+            )
             fp = submission_fingerprint(form, client, submission)
             self.spend_token(form, token, fp)
             answer = self.send_once(form, request, fp, resp)
@@ -191,9 +196,23 @@ class FormResource:
         )
         if claim.outcome is Outcome.REPLAY:
             # A second click, a reload of the POST: the first one has sent it.
-            log.info("form %s: a duplicate submission was answered, not sent", form.name)
+            hours = self.settings.idempotency_ttl / 3600
+            log.info(
+                "form %s: a duplicate submission was answered, not sent: the same fields from "
+                "the same client were sent less than IDEMPOTENCY_TTL (%.3g h) ago",
+                form.name,
+                hours,
+            )
             resp.set_header(REPLAYED_HEADER, "true")
             self.mailer.report(replayed(claim.answer, request, form=form.name))
+            if self.settings.environment == "development" and claim.answer.status == 200:
+                # Production answers as if sent (a bot learns nothing); a developer testing
+                # the form would take the silence for lost mail.
+                notice = (
+                    f"Not sent: identical to a submission sent in the last {hours:.3g} h "
+                    "(IDEMPOTENCY_TTL). Change a field to send it again. (development only)"
+                )
+                return Answer(200, {**claim.answer.body, "duplicate": True, "message": notice})
         elif claim.outcome is Outcome.IN_PROGRESS:
             raise ApiError(
                 falcon.HTTP_409,
@@ -216,6 +235,12 @@ class FormResource:
         if answer.status != 200:  # maybe sent: not the thank-you page, not "send it again"
             status = falcon.code_to_http_status(answer.status)
             raise ApiError(status, answer.body["error"], answer.body["details"])
+        if answer.body.get("duplicate"):  # development only: said on the page, no redirect
+            resp.content_type = falcon.MEDIA_HTML
+            resp.text = page(
+                "Thank you (a duplicate)", f"<p>{html.escape(answer.body['message'])}</p>"
+            )
+            return
         resp.status = falcon.HTTP_303
         if next_url and allowed_next(next_url, self.origins):
             resp.location = next_url

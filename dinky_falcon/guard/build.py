@@ -56,5 +56,7 @@ def build_guards(
         ],
         form_limit=RateLimit(limiter, settings.rate_limit_items, "form", lambda req: None),
         client_ip=ip,
-        policy=MailPolicy(settings.sender_domains, settings.allowed_recipients),
+        policy=MailPolicy(
+            settings.sender_domains, settings.allowed_recipients, settings.accepts_test_domains
+        ),
     )

@@ -28,8 +28,13 @@ class MailPolicy:
     ``recipients`` empty means any recipient; a key with its own rules uses them instead.
     """
 
-    def __init__(self, sender_domains: Iterable[str], recipients: tuple[str, ...] = ()):
-        self.sender_domains = frozenset(canonical_domain(d) for d in sender_domains)
+    def __init__(
+        self,
+        sender_domains: Iterable[str],
+        recipients: tuple[str, ...] = (),
+        test_domains: bool = False,  # Settings.accepts_test_domains: MAIL_DOMAIN=shop.test
+    ):
+        self.sender_domains = frozenset(canonical_domain(d, test_domains) for d in sender_domains)
         self.recipients = recipients
 
     def check(self, envelope: Envelope, key: ApiKey | None = None) -> None:

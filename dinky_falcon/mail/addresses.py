@@ -39,6 +39,13 @@ _UTF8 = Charset("utf-8")
 # is the costly part of an address (bench/RESULTS.md). Only valid addresses are kept (an exception is not cached),
 # each at most MAX_MAILBOX_LENGTH characters: a full memo is a few MB at worst.
 PARSE_CACHE_SIZE = 4096
+# The names RFC 2606 and RFC 6761 keep off the Internet, which developers' test addresses use
+# (me@localhost, dev@shop.test, printer.local). Mail to them reaches nothing, so they are
+# accepted only where nothing leaves the machine (Settings.accepts_test_domains).
+TEST_DOMAINS = ("test", "example", "invalid", "localhost", "local")
+# email-validator refuses special-use names with no per-call switch (only a process-wide one,
+# for .test alone): a test domain is validated under this ordinary name, which is then dropped.
+_STAND_IN = ".example"
 
 
 class AddressError(ValueError):
@@ -157,15 +164,42 @@ def parse_name_addr(text: str) -> tuple[str, str]:
     return mailbox.display_name, mailbox.addr_spec
 
 
+def is_test_domain(domain: str) -> bool:
+    """Whether ``domain`` is one of TEST_DOMAINS or under one (``shop.test``)."""
+    name = domain.lower()
+    return any(name == test or name.endswith("." + test) for test in TEST_DOMAINS)
+
+
+def _validate(spec: str, test_domains: bool) -> tuple[str, str]:
+    """(local part, ASCII domain) of an addr-spec, by email-validator."""
+    local, at, domain = spec.rpartition("@")
+    if test_domains and at and is_test_domain(domain):
+        valid = validate_email(
+            f"{local}@{domain}{_STAND_IN}", check_deliverability=False, allow_smtputf8=True
+        )
+        return valid.local_part, valid.ascii_domain.removesuffix(_STAND_IN)
+    try:
+        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError:
+        if at and is_test_domain(domain):  # "me@localhost": not "It should have a period"
+            raise AddressError(
+                f"{domain} is a special-use name (RFC 2606/6761) that mail cannot reach"
+            ) from None
+        raise
+    return valid.local_part, valid.ascii_domain
+
+
 @lru_cache(maxsize=PARSE_CACHE_SIZE)
-def parse_mailbox(text: str) -> Address:
+def parse_mailbox(text: str, test_domains: bool = False) -> Address:
     """``a@example.org`` or ``Name <a@example.org>`` -> Address, or AddressError.
 
     Internationalised domains are stored IDNA-encoded; a non-ASCII local part is accepted
     (normalised to NFC) and needs SMTPUTF8 on the way out (see ``needs_smtputf8``).
+    ``test_domains``: accept the special-use TEST_DOMAINS too (development with a sink).
 
-    Memoised (a pure function of ``text``; Address is immutable, so callers may share one);
-    a refused address is parsed, and refused, again every time.
+    Memoised (a pure function of its arguments, ``test_domains`` part of the key; Address is
+    immutable, so callers may share one); a refused address is parsed, and refused, again
+    every time.
     """
     if len(text) > MAX_MAILBOX_LENGTH:
         raise AddressError(f"longer than {MAX_MAILBOX_LENGTH} characters")
@@ -181,11 +215,11 @@ def parse_mailbox(text: str) -> Address:
         if has_unsafe_header_chars(name):  # decoded, it may hold an encoded word of its own
             raise AddressError("must not contain line breaks or control characters")
     try:
-        valid = validate_email(spec, check_deliverability=False, allow_smtputf8=True)
+        local_part, domain = _validate(spec, test_domains)
     except EmailNotValidError as exc:
         raise AddressError(str(exc)) from None
     try:
-        return Address(display_name=name, username=valid.local_part, domain=valid.ascii_domain)
+        return Address(display_name=name, username=local_part, domain=domain)
     except ValueError as exc:  # what the header parser decoded may still be unusable
         raise AddressError(str(exc)) from None
 

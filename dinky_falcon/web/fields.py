@@ -108,8 +108,10 @@ class Mailbox(fields.Field):
     def _parse(self, text: str) -> Address:
         if len(text) > MAX_MAILBOX_LENGTH:
             raise self.make_error("invalid", reason=f"longer than {MAX_MAILBOX_LENGTH} characters")
+        # SendSchema(test_domains=True) in development with sinks (Settings.accepts_test_domains)
+        test_domains = getattr(self.root, "test_domains", False)
         try:
-            return parse_mailbox(text)
+            return parse_mailbox(text, test_domains)
         except AddressError as exc:
             raise self.make_error("invalid", reason=str(exc).rstrip(".")) from None
 

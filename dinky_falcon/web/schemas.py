@@ -128,9 +128,11 @@ class SendSchema(Schema):
         max_recipients: int = 50,
         max_attachment_bytes: int = 10 << 20,
         max_attachments: int = 20,
+        test_domains: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.test_domains = test_domains  # read by the Mailbox fields
         self.max_recipients = max_recipients
         self.max_attachment_bytes = max_attachment_bytes
         self.max_attachments = max_attachments

@@ -26,7 +26,8 @@ def test_the_commented_example_in_env_example_is_a_valid_form():
     (form,) = settings(**variables).forms
     assert form.name == "contact"
     assert [a.addr_spec for a in form.to] == ["team@example.com", "sales@example.com"]
-    assert form.subject == "New message from {name}"
+    assert form.subject == "New message from {name|a visitor}"
+    assert form.required == ("email", "message")
     assert form.fields == ("name", "email", "message")
     assert (form.honeypot, form.email_field, form.attachments, form.min_seconds) == (
         "_gotcha",
