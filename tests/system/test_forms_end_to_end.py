@@ -158,7 +158,8 @@ def test_next_on_an_allowed_host_is_followed_and_without_a_redirect_the_service_
 
 
 def test_a_duplicate_submission_is_sent_once_and_answered_alike(serve, tmp_path):
-    service = serve()
+    # In production: development says it was a duplicate (tests/http/test_forms_duplicates.py).
+    service = serve(ENVIRONMENT="production", MAIL_TRANSPORT="file", RATE_LIMIT="none")
     first = submit(service.port, "contact", urlencoded(VISITOR), JSON)
     again = submit(service.port, "contact", urlencoded(VISITOR), JSON)
     assert first.json == again.json
