@@ -136,9 +136,20 @@ def measure(label: str, size: int, workdir: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    names = list(rows[0])
-    lines = ["| " + " | ".join(names) + " |", "|---|" + "---:|" * (len(names) - 1)]
-    lines += ["| " + " | ".join(str(row[name]) for name in names) + " |" for row in rows]
+    """One line per size: peak RSS, what each request in flight added as a multiple of the
+    body, and what stayed after the burst."""
+    lines = [
+        "| attachment (body) | idle MB | peak RSS MB, 1 / 8 / 16 in flight "
+        "| added per request ÷ body, 1 / 8 / 16 | RSS 2 s after (over idle) MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        peaks = " / ".join(str(row[f"peak MB, {n} in flight"]) for n in IN_FLIGHT)
+        ratios = " / ".join(f"{row[f'x body, {n}']}×" for n in IN_FLIGHT)
+        lines.append(
+            f"| {row['attachment']} ({row['body KiB']} KiB) | {row['idle MB']} | {peaks} "
+            f"| {ratios} | {row['MB 2 s after']} ({row['held over idle MB']}) |"
+        )
     return "\n".join(lines)
 
 
