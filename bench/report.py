@@ -205,6 +205,7 @@ def plot(results: dict, png: Path) -> None:
     levels = [r["connections"] for r in results["crowd"]]
     crowd.plot(levels, [r["requests_per_s"] for r in results["crowd"]], "o-", label="req/s")
     crowd.set_xscale("log")
+    crowd.set_ylim(bottom=0)
     crowd.set_xlabel("connections")
     crowd.set_title("crowd into Postfix: req/s and p99 (ms)")
     latency = crowd.twinx()
