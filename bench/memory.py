@@ -1,10 +1,11 @@
-"""Memory per request in flight: ``python bench/memory.py`` (about a minute).
+"""Memory per request in flight: ``python bench/memory.py [--write]`` (about a minute).
 
 For each attachment size, a fresh ``python -m dinky_falcon serve`` (file sink, 8 threads) on
-127.0.0.1 is sent one request at a time, then 8 at once, while its RSS is sampled every 5 ms
-from /proc. Printed per case: the request body, the peak RSS added over the idle size per
-request in flight, and the RSS left 2 s after the last answer. The figures are written by
-hand into bench/RESULTS.md ("Memory per request").
+127.0.0.1 is sent one request, then 8 at once, then 16 at once (8 handled while 8 wait in
+waitress, which buffers a body over 512 KiB in a temporary file), while its RSS is sampled
+every 5 ms from /proc. Printed per case: the request body, the peak RSS, the peak added over
+the idle size per request in flight and that as a multiple of the body, and the RSS 2 s after
+the last burst. ``--write`` puts the table into bench/RESULTS.md between its memory markers.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from run import Server  # noqa: E402 - bench/ is on sys.path when this runs as a script
 
 SIZES = {"1 KiB": 1 << 10, "100 KiB": 100 << 10, "5 MiB": 5 << 20}
-IN_FLIGHT = (1, 8)
+IN_FLIGHT = (1, 8, 16)
+BEGIN, END = "<!-- memory:begin -->", "<!-- memory:end -->"
 THREADS = 8
 
 
@@ -115,35 +118,64 @@ def measure(label: str, size: int, workdir: Path) -> dict:
         post(server.port, request_body(1024))  # warm-up: imports, first message
         time.sleep(0.5)
         idle = server.memory_mb("VmRSS")
-        row = {"case": label, "body KiB": round(len(body) / 1024), "idle MB": round(idle, 1)}
+        row = {"attachment": label, "body KiB": round(len(body) / 1024), "idle MB": round(idle, 1)}
         for count in IN_FLIGHT:
             peak = peak_rss_during(
                 server, lambda count=count: concurrently(server.port, body, count)
             )
-            row[f"+MB/request, {count} in flight"] = round((peak - idle) / count, 1)
-            row[f"x body, {count} in flight"] = round(
-                (peak - idle) * (1 << 20) / count / len(body), 1
-            )
+            row[f"peak MB, {count} in flight"] = round(peak, 1)
+            row[f"+MB/request, {count}"] = round((peak - idle) / count, 2)
+            row[f"x body, {count}"] = round((peak - idle) * (1 << 20) / count / len(body), 1)
         time.sleep(2)
-        row["MB held after"] = round(server.memory_mb("VmRSS") - idle, 1)
+        after = server.memory_mb("VmRSS")
+        row["MB 2 s after"] = round(after, 1)
+        row["held over idle MB"] = round(after - idle, 1)
         return row
     finally:
         server.stop()
 
 
+def table(rows: list[dict]) -> str:
+    """One line per size: peak RSS, what each request in flight added as a multiple of the
+    body, and what stayed after the burst."""
+    lines = [
+        "| attachment (body) | idle MB | peak RSS MB, 1 / 8 / 16 in flight "
+        "| added per request ÷ body, 1 / 8 / 16 | RSS 2 s after (over idle) MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        peaks = " / ".join(str(row[f"peak MB, {n} in flight"]) for n in IN_FLIGHT)
+        ratios = " / ".join(f"{row[f'x body, {n}']}×" for n in IN_FLIGHT)
+        lines.append(
+            f"| {row['attachment']} ({row['body KiB']} KiB) | {row['idle MB']} | {peaks} "
+            f"| {ratios} | {row['MB 2 s after']} ({row['held over idle MB']}) |"
+        )
+    return "\n".join(lines)
+
+
+def write(rows: list[dict], markdown: Path) -> None:
+    """Replace the text between RESULTS.md's memory markers with this run's table."""
+    head, _, rest = markdown.read_text().partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    markdown.write_text(
+        f"{head}{BEGIN}\n`python bench/memory.py --write`, {stamp}, load average "
+        f"{os.getloadavg()[0]:.1f}:\n\n{table(rows)}\n{END}{tail}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args()
+    parser.add_argument("--write", action="store_true", help="into bench/RESULTS.md")
+    options = parser.parse_args()
     rows = []
     for label, size in SIZES.items():
         with tempfile.TemporaryDirectory() as workdir:
             rows.append(measure(label, size, Path(workdir)))
             print(json.dumps(rows[-1]), flush=True)
-    names = list(rows[0])
-    print("| " + " | ".join(names) + " |")
-    print("|" + "---|" * len(names))
-    for row in rows:
-        print("| " + " | ".join(str(row[name]) for name in names) + " |")
+    print(table(rows))
+    if options.write:
+        write(rows, Path(__file__).resolve().parent / "RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ def _row(results: dict, case: str, connections: int) -> dict:
 
 
 def evaluate(results: dict) -> list[dict]:
-    """Each target of issue #9 with the figure measured in this run and whether it is met."""
+    """Each target of issue #19 that this run measures, with its figure and whether it is met
+    (memory per request in flight is bench/memory.py's)."""
     targets = []
 
     def target(text: str, figure: float, limit: float, below: bool = True) -> None:
@@ -21,42 +22,87 @@ def evaluate(results: dict) -> list[dict]:
 
     for connections in (8, 32):
         bare = _row(results, "bare falcon+waitress", connections)
+        none = _row(results, "no transport", connections)
         file = _row(results, "file sink", connections)
         postfix = _row(results, "postfix", connections)
         target(
-            f"file sink CPU/message ≤ 0.35 ms ({connections} conns)",
-            file["cpu_ms_per_message"],
-            0.35,
+            f"no-transport floor CPU/request ≤ 1.5× bare Falcon+waitress ({connections} conns)",
+            none["cpu_ms_per_message"] / bare["cpu_ms_per_message"],
+            1.5,
         )
         target(
-            f"SMTP (postfix) CPU/message ≤ 0.5 ms ({connections} conns)",
-            postfix["cpu_ms_per_message"],
+            f"file sink ≥ 0.5× the floor's throughput ({connections} conns)",
+            file["requests_per_s"] / none["requests_per_s"],
             0.5,
-        )
-        target(
-            f"file sink ≥ 0.4× bare ceiling ({connections} conns)",
-            file["requests_per_s"] / bare["requests_per_s"],
-            0.4,
             below=False,
         )
         target(
-            f"postfix ≥ 0.8× smtp-source -s 8 ({connections} conns)",
+            f"postfix ≥ 0.9× smtp-source -s 8 ({connections} conns)",
             postfix["requests_per_s"] / results["smtp_source_per_s"],
-            0.8,
+            0.9,
             below=False,
         )
-    target("postfix p99 < 100 ms at 32 conns", _row(results, "postfix", 32)["p99_ms"], 100)
+    if results.get("crowd"):
+        crowd = results["crowd"]
+        target(
+            "crowd into Postfix, 1–1,000 conns: errors + timeouts = 0",
+            sum(r["errors"] + r["timeouts"] for r in crowd),
+            0,
+        )
+        target(
+            "crowd: every /health poll answered 200 (failures = 0)",
+            sum(r["health_failures"] for r in crowd),
+            0,
+        )
     service_rows = [r for r in results["rows"] if r["case"] != "bare falcon+waitress"]
     target(
         "idle RSS < 40 MB (largest of the service runs)",
         max(r["idle_rss_mb"] for r in service_rows),
         40,
     )
-    target("RSS under load < 60 MB (largest peak)", max(r["peak_rss_mb"] for r in service_rows), 60)
     target(
         "serve → first /health 200 < 1 s (slowest)", max(r["startup_s"] for r in service_rows), 1
     )
     return targets
+
+
+def summary(results: dict) -> str:
+    """What a user needs first: each case's throughput and p99, against the references."""
+    bare = {c: _row(results, "bare falcon+waitress", c) for c in (8, 32)}
+    lines = [
+        "| case | req/s, 8 / 32 conns | × bare | p99 ms, 8 / 32 | CPU ms/request |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for case in dict.fromkeys(r["case"] for r in results["rows"]):
+        rows = [_row(results, case, c) for c in (8, 32)]
+        ratio = " / ".join(
+            f"{r['requests_per_s'] / bare[r['connections']]['requests_per_s']:.2f}" for r in rows
+        )
+        lines.append(
+            f"| {case} | {rows[0]['requests_per_s']:.0f} / {rows[1]['requests_per_s']:.0f} "
+            f"| {ratio} | {rows[0]['p99_ms']:.0f} / {rows[1]['p99_ms']:.0f} "
+            f"| {rows[0]['cpu_ms_per_message']:.2f} / {rows[1]['cpu_ms_per_message']:.2f} |"
+        )
+    lines.append(f"| Postfix's own `smtp-source -s 8` | {results['smtp_source_per_s']:.0f} | | | |")
+    service_rows = [r for r in results["rows"] if r["case"] != "bare falcon+waitress"]
+    text = "\n".join(lines) + (
+        f"\n\nMemory: {min(r['idle_rss_mb'] for r in service_rows):.0f}–"
+        f"{max(r['idle_rss_mb'] for r in service_rows):.0f} MB idle, at most "
+        f"{max(r['peak_rss_mb'] for r in service_rows):.0f} MB under this load (per request in "
+        'flight: "Memory per request" below). Start to the first 200 on /health: '
+        f"{max(r['startup_s'] for r in service_rows):.2f} s at most."
+    )
+    if results.get("crowd"):
+        crowd = results["crowd"]
+        top = crowd[-1]
+        text += (
+            f" A crowd into Postfix, 1 to {top['connections']:,} connections: "
+            f"{min(r['requests_per_s'] for r in crowd):.0f}–{max(r['requests_per_s'] for r in crowd):.0f}"
+            f" req/s, p99 {top['p99_ms']:.0f} ms at {top['connections']:,}, "
+            f"{sum(r['errors'] + r['timeouts'] for r in crowd)} errors or timeouts, /health "
+            f"answered within {max(r['health_worst_ms'] for r in crowd):.0f} ms throughout."
+        )
+    return text
 
 
 def table(results: dict) -> str:
@@ -78,40 +124,45 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def crowd_table(results: dict) -> str:
+    lines = [
+        "| conns | req/s | p50 ms | p99 ms | errors | timeouts | /health polls | failed | worst /health ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["crowd"]:
+        lines.append(
+            f"| {r['connections']} | {r['requests_per_s']:.0f} | {r['p50_ms']:.1f} "
+            f"| {r['p99_ms']:.1f} | {r['errors']} | {r['timeouts']} | {r['health_polls']} "
+            f"| {r['health_failures']} | {r['health_worst_ms']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
 def generated_section(results: dict) -> str:
     targets = "\n".join(
         f"- {'met' if t['met'] else '**not met**'}: {t['target']} — measured {t['figure']}"
         for t in results["targets"]
     )
+    crowd = results["crowd"][0]
     return (
         f"{BEGIN}\n"
-        f"Machine: {results['machine']}  \n"
+        f"Machine: {results['machine']}, shared with other engineers' test suites (load "
+        f"average {results['load_average']} at the start): absolute figures are noisy, compare "
+        "ratios within this run.  \n"
         f"Date: {results['date']}  \n"
         f"Command: `{results['command']}` ({results['seconds_per_run']} s per wrk run after a "
         "warm-up, wrk -t 2)\n\n"
+        f"{summary(results)}\n\n"
+        "![requests/s and p99 per case, and the crowd](results.png)\n\n"
+        "### This run in full\n\n"
         f"{table(results)}\n\n"
-        "Targets of issue #9, all from this run:\n\n"
-        f"{targets}\n\n"
-        f"{floor(results)}\n\n"
-        "![requests/s and p99 per case](results.png)\n"
+        f"The crowd: the service into the same Postfix, {results['crowd_seconds']} s of wrk per "
+        "level after a warm-up at that level, GET /health every 100 ms on a connection of its "
+        f"own (the service's connection limit: {crowd['connection_limit']:,}):\n\n"
+        f"{crowd_table(results)}\n\n"
+        "Targets of issue #19 measured here, all from this run:\n\n"
+        f"{targets}\n"
         f"{END}"
-    )
-
-
-def floor(results: dict) -> str:
-    """What the service costs with no transport, beside the file sink's targets."""
-    parts = []
-    for connections in (8, 32):
-        bare = _row(results, "bare falcon+waitress", connections)
-        none = _row(results, "no transport", connections)
-        parts.append(
-            f"{none['cpu_ms_per_message']:.3f} ms/message and "
-            f"{none['requests_per_s'] / bare['requests_per_s']:.2f}× bare at {connections} conns"
-        )
-    return (
-        "For scale, the service with no transport at all (bench/plugins/discard.py) costs "
-        + "; ".join(parts)
-        + ": no transport's row can be below this floor."
     )
 
 
@@ -131,7 +182,7 @@ def plot(results: dict, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     cases = list(dict.fromkeys(r["case"] for r in results["rows"]))
-    figure, (rate, p99) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (rate, p99, crowd) = plt.subplots(1, 3, figsize=(16, 4.5))
     width = 0.38
     for offset, connections in ((-width / 2, 8), (width / 2, 32)):
         rows = [_row(results, case, connections) for case in cases]
@@ -151,6 +202,17 @@ def plot(results: dict, png: Path) -> None:
         axis.set_title(title)
         axis.legend()
     p99.set_yscale("log")
+    levels = [r["connections"] for r in results["crowd"]]
+    crowd.plot(levels, [r["requests_per_s"] for r in results["crowd"]], "o-", label="req/s")
+    crowd.set_xscale("log")
+    crowd.set_ylim(bottom=0)
+    crowd.set_xlabel("connections")
+    crowd.set_title("crowd into Postfix: req/s and p99 (ms)")
+    latency = crowd.twinx()
+    latency.plot(levels, [r["p99_ms"] for r in results["crowd"]], "s--", color="C3", label="p99 ms")
+    latency.set_yscale("log")
+    crowd.legend(loc="upper left")
+    latency.legend(loc="lower right")
     figure.suptitle(f"dinky-falcon, {results['date']}")
     figure.tight_layout()
     figure.savefig(png, dpi=100)

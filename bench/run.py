@@ -41,6 +41,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests"))  # the Postfix harness and the aiosmtpd peer
 
+from crowd import crowd  # noqa: E402
 from report import evaluate, write_results  # noqa: E402
 
 CONNECTIONS = (8, 32)
@@ -133,7 +134,7 @@ def wrk(port: int, connections: int, seconds: int) -> dict:
         [
             "wrk",
             "-t",
-            "2",
+            str(min(2, connections)),  # wrk wants a connection per thread at least
             "-c",
             str(connections),
             "-d",
@@ -278,9 +279,11 @@ def gmail_peer(scratch: Path):
 
 def run(quick: bool) -> dict:
     warmup, seconds, injected = (1, 2, 400) if quick else (3, 15, 4000)
+    crowd_seconds = 2 if quick else 8
+    load = os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="dinky-bench-"))
     scratch.chmod(0o755)  # postfix's own user must reach its queue below
-    rows, postfix, peer = [], None, None
+    rows, crowd_rows, postfix, peer = [], [], None, None
     try:
 
         def workdir(name: str) -> Path:
@@ -327,6 +330,19 @@ def run(quick: bool) -> dict:
             seconds,
         )
         source_rates.append(smtp_source(postfix.port, injected))
+        print("crowd into postfix", file=sys.stderr)
+        crowd_rows = crowd(
+            service(
+                workdir("crowd-postfix"),
+                MAIL_TRANSPORT="postfix",
+                SMTP_HOST="127.0.0.1",
+                SMTP_PORT=str(postfix.port),
+            ),
+            "postfix",
+            wrk,
+            warmup,
+            crowd_seconds,
+        )
         postfix.stop()
         postfix = None
 
@@ -361,9 +377,12 @@ def run(quick: bool) -> dict:
         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
         "machine": machine(),
         "seconds_per_run": seconds,
+        "crowd_seconds": crowd_seconds,
+        "load_average": " / ".join(f"{x:.1f}" for x in load),
         "smtp_source_per_s": round(sum(source_rates) / 2, 1),
         "smtp_source_runs_per_s": [round(rate, 1) for rate in source_rates],
         "rows": rows,
+        "crowd": crowd_rows,
     }
     results["targets"] = evaluate(results)
     return results
