@@ -17,11 +17,6 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
 
-import dkim
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -67,6 +62,9 @@ class SigningKey:
 
 def generate_key_pem(kind: str) -> bytes:
     """A new private key, PKCS#8 PEM (what ``openssl genpkey`` writes)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     key = (
         rsa.generate_private_key(65537, RSA_BITS)
         if kind == "rsa"
@@ -79,6 +77,11 @@ def generate_key_pem(kind: str) -> bytes:
 
 def signing_key(pem: bytes) -> SigningKey:
     """The key in ``pem``; ValueError says why it cannot sign."""
+    # cryptography and dkimpy cost 12 MB of memory: imported only where a key is used.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError:
@@ -137,6 +140,9 @@ class DkimSigner:
     """Signs messages whose From is at ``domain`` or under it, with ``key`` and ``selector``."""
 
     def __init__(self, key: SigningKey, selector: str, domain: str):
+        import dkim  # dkimpy: only with a key (see signing_key)
+
+        self._sign = dkim.sign
         self.key = key
         self.selector = selector.encode("ascii")
         self.domain = domain.lower()
@@ -167,7 +173,7 @@ class DkimSigner:
         present = [name.lower() for name, _ in message.raw_items()]
         headers = [name for name in SIGNED_HEADERS for _ in range(present.count(name))]
         headers.append("from")
-        signature = dkim.sign(
+        signature = self._sign(
             data,
             self.selector,
             self.domain.encode("ascii"),
