@@ -63,8 +63,10 @@ def register_transports(register):
       temporary=...)`` otherwise, or ``dinky_falcon.OutcomeUnknown(text)`` when the whole
       message was handed over and the upstream's verdict was lost (never retried or failed
       over). Waitress serves requests on several threads, so ``send`` may run concurrently.
-      ``message.as_bytes()`` is its wire form, CRLF line ends: unless a before_send hook is
-      registered it returns the bytes written when the message was built, without flattening.
+      What it returns may say where the message went: an object with a ``queue_id`` (the
+      upstream's ID, logged and answered as ``queue_id``) or an ``os.PathLike`` (a file
+      written); anything else is ignored. ``message.as_bytes()`` is its wire form, CRLF line
+      ends, written once (after the before_send hooks and the DKIM signature).
     - ``check()`` (optional): talk to the upstream without sending, for ``GET /health/ready``;
       return a short text of what was checked, raise TransportError when it is not ready.
     - ``diagnose(report)`` (optional): for ``dinky-mail check``, test the way to the upstream
