@@ -182,19 +182,42 @@ def bridge_gateway() -> str:
 
 
 def write_env(path: Path, project: str, network: str, relay_port: int) -> None:
-    """The seed's variables, as a site owner fills them in (plus this run's names and ports)."""
-    path.write_text(f"""\
-MAIL_DOMAIN=example.org
+    """The .env as compose/README.md's first command writes it (``dinky-mail init``, the App
+    Password from stdin), then what this run needs on top: its names, ports and Traefik's
+    plain entrypoint, and a known API key (a later line wins, in compose and in dotenv)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dinky_falcon",
+            "init",
+            "--domain",
+            "example.org",
+            "--relay-host",
+            RELAY_NAME,
+            "--relay-port",
+            str(relay_port),
+            "--relay-username",
+            USERNAME,
+            "--relay-password-stdin",
+            "--recipient",
+            "someone@example.net",
+            "--recipient",
+            "owner@example.org",
+            "--output",
+            str(path),
+        ],
+        input=APP_PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    with path.open("a") as env:
+        env.write(f"""
+# This test run's own names and ports
 MAIL_HOSTNAME=mail.example.org
-DEFAULT_FROM=noreply@example.org
-SMTP_RELAY_HOST={RELAY_NAME}
-SMTP_RELAY_PORT={relay_port}
-SMTP_RELAY_USERNAME={USERNAME}
-SMTP_RELAY_PASSWORD={APP_PASSWORD}
-USE_TLS=yes
-TLS_VERIFY=yes
 ALLOWED_HOSTS=example.org
-ENVIRONMENT=production
 TRAEFIK_ENTRYPOINT=web
 ENABLE_TLS=false
 API_KEYS=backend:{API_KEY}
@@ -368,6 +391,24 @@ def test_a_message_posted_through_traefik_arrives_at_the_relay_over_tls_with_its
     [arrived] = [m for m in stack.messages() if message_id.encode() in m.data]
     assert arrived.tls and arrived.login == USERNAME.encode()
     assert arrived.rcpt_tos == ("someone@example.net",)
+
+
+def test_the_first_hours_send_test_reaches_the_relay(stack):
+    """compose/README.md's last command, in the API container the .env from init configured."""
+    result = stack_harness.docker(
+        "exec", stack.api, "dinky-mail", "send-test", "someone@example.net"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert APP_PASSWORD not in result.stdout + result.stderr
+    wait_for(
+        lambda: any(
+            m.rcpt_tos == ("someone@example.net",) and b"test message" in m.data.lower()
+            for m in stack.messages()
+        ),
+        timeout=60,
+        interval=0.5,
+        what=f"send-test's message at the relay\n{stack.logs(stack.mail_server)[-3000:]}",
+    )
 
 
 # --- (c) Postfix's own log in docker logs ---------------------------------------------------------
