@@ -18,13 +18,18 @@ from email.headerregistry import Address
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from ..mail.addresses import (
+    MAX_DISPLAY_NAME,
+    AddressError,
+    has_unsafe_header_chars,
+    parse_mailbox,
+)
 from .reader import FALSE_WORDS, TRUE_WORDS
 
 FORM_NAME = re.compile(r"[a-z0-9_]{1,64}")
 _SETTING = re.compile(
     r"FORM_(?P<form>[A-Z0-9_]+?)_(?P<key>TO|SUBJECT|ERROR_REDIRECT|REDIRECT|FIELDS|REQUIRED|EMAIL_FIELD"
-    r"|HONEYPOT|ATTACHMENTS|MIN_SECONDS)"
+    r"|NAME_FIELD|FROM_NAME|HONEYPOT|ATTACHMENTS|MIN_SECONDS)"
 )
 KEYS = (
     "to",
@@ -34,6 +39,8 @@ KEYS = (
     "fields",
     "required",
     "email_field",
+    "name_field",
+    "from_name",
     "honeypot",
     "attachments",
     "min_seconds",
@@ -55,6 +62,8 @@ class Form:
     fields: tuple[str, ...] = ()
     required: tuple[str, ...] = ()  # fields a submission must fill in (422 naming the missing)
     email_field: str = "email"  # the visitor's address, which becomes Reply-To
+    name_field: str = "name"  # the visitor's name, Reply-To's display name when it is safe
+    from_name: str = ""  # the display name of DEFAULT_FROM on this form's mail
     honeypot: str = "_gotcha"
     attachments: bool = False  # whether uploaded files are attached
     min_seconds: int = 0  # a signed token from GET /forms/NAME/token must be this old
@@ -150,7 +159,12 @@ def _convert(key: str, value, test_domains: bool):
         return _redirect_url(str(value).strip()) if str(value).strip() else ""
     if key in ("fields", "required"):
         return tuple(_field_name(word) for word in _words(value))
-    if key in ("email_field", "honeypot"):
+    if key == "from_name":
+        name = " ".join(str(value).split())
+        if has_unsafe_header_chars(name) or len(name) > MAX_DISPLAY_NAME:
+            raise ValueError(f"must be one line of at most {MAX_DISPLAY_NAME} characters")
+        return name
+    if key in ("email_field", "name_field", "honeypot"):
         return _field_name(str(value).strip())
     if key == "attachments":
         return _boolean(value)

@@ -11,11 +11,18 @@ import hashlib
 import html
 import json
 import re
+from email.headerregistry import Address
 
 import falcon
 
 from ..config.forms import DEFAULT_SUBJECT, MAX_FIELD_NAME, Form, is_field_name
-from ..mail.addresses import AddressError, has_unsafe_header_chars, parse_mailbox
+from ..mail.addresses import (
+    MAX_DISPLAY_NAME,
+    AddressError,
+    has_unsafe_header_chars,
+    parse_mailbox,
+    tidy_display_name,
+)
 from ..mail.request import (
     SendRequest,
     attachments_too_large,
@@ -70,10 +77,23 @@ def _reply_to(form: Form, submission: Submission, errors: dict, test_domains: bo
     if not address:
         return ()
     try:
-        return (parse_mailbox(address, test_domains),)
+        mailbox = parse_mailbox(address, test_domains)
     except AddressError as exc:
         errors[form.email_field] = [f"Not a valid email address: {str(exc).rstrip('.')}."]
         return ()
+    return (_with_visitors_name(mailbox, submission.first(form.name_field)),)
+
+
+def _with_visitors_name(mailbox: Address, name: str) -> Address:
+    """``Ada Lovelace <ada@example.net>``: the reply goes to a person. A name the visitor
+    wrote that is no safe header text (a line break, a hidden one, over the length) is left
+    out rather than refusing the message: the name is in the body all the same."""
+    name = tidy_display_name(name)
+    if mailbox.display_name or not name:
+        return mailbox
+    if len(name) > MAX_DISPLAY_NAME or has_unsafe_header_chars(name):
+        return mailbox
+    return Address(display_name=name, addr_spec=mailbox.addr_spec)
 
 
 def _attachments(form: Form, submission: Submission, limit: int, errors: dict) -> tuple:
@@ -171,6 +191,7 @@ def build_request(
         text=_text(form, fields),
         html_body=_html(form, fields),
         reply_to=reply_to,
+        sender_name=form.from_name or None,
         attachments=attachments,
         tags=(f"form:{form.name}",),
     )
