@@ -121,7 +121,7 @@ def test_the_plain_form_redirects_to_the_sites_thank_you_page_and_the_mail_is_in
     assert browser.find_element(By.TAG_NAME, "h1").text == "Thank you"
     message = the_message(tmp_path)
     assert message["To"] == "team@example.org"
-    assert message["Reply-To"] == "ada@example.net"
+    assert message["Reply-To"] == '"Ada <Lovelace>" <ada@example.net>'  # the name field, quoted
     assert message["Subject"] == "New message from Ada <Lovelace>"
     assert (
         "message: Hello from a real browser & friends" in message.get_body(("plain",)).get_content()
@@ -143,7 +143,7 @@ def test_the_fetch_form_gets_its_token_waits_and_shows_its_success_text(
     assert status.text == "Thank you! Your message was sent."
     assert browser.current_url == f"{site.origin}/contact-fetch.html"
     message = the_message(tmp_path)
-    assert message["Reply-To"] == "ada@example.net"
+    assert message["Reply-To"] == '"Ada <Lovelace>" <ada@example.net>'  # the name field, quoted
     assert "Hello from a real browser & friends" in message.get_body(("plain",)).get_content()
 
 
