@@ -14,7 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from dinky_falcon import ConfigError, TransportError, hookimpl
+from dinky_falcon import ConfigError, OutcomeUnknown, TransportError, hookimpl
 
 SIGNATURE_HEADER = "X-Dinky-Signature"
 DEFAULT_TIMEOUT = 10.0
@@ -76,17 +76,19 @@ class WebhookTransport:
                 f"the webhook answered {exc.code} {exc.reason}", temporary=temporary
             ) from None
         except urllib.error.URLError as exc:
+            # urllib wraps what fails while connecting or sending the request: not delivered.
             raise TransportError(
                 f"the webhook could not be reached: {exc.reason}", temporary=True
             ) from None
-        except TimeoutError:  # while reading the answer (urllib wraps one while connecting)
-            raise TransportError(
-                f"the webhook did not answer within {self.timeout:g} seconds", temporary=True
-            ) from None
-        except (ConnectionError, http.client.HTTPException) as exc:
-            raise TransportError(
-                f"the webhook connection failed: {exc!r}", temporary=True
-            ) from None
+        except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            # Raised unwrapped only by getresponse(): the whole request was sent and the
+            # receiver may have acted on it, so it must be neither retried nor failed over.
+            what = (
+                f"did not answer within {self.timeout:g} seconds"
+                if isinstance(exc, TimeoutError)
+                else f"closed the connection before answering ({type(exc).__name__})"
+            )
+            raise OutcomeUnknown(f"the whole message was posted but the webhook {what}") from None
 
 
 def _timeout(text: str) -> float:

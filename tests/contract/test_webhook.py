@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dinky_falcon import ConfigError, TransportError
+from dinky_falcon import ConfigError, OutcomeUnknown, TransportError
 from dinky_falcon.mailer import Mailer
 from support.http_peer import HttpPeer
 from support.samples import SEED_REQUEST
@@ -93,15 +93,34 @@ def test_a_4xx_answer_is_a_permanent_502(make_client, receiver, status):
     assert result.json["success"] is False
 
 
-def test_a_receiver_slower_than_webhook_timeout_is_a_temporary_error(receiver):
+def test_a_receiver_slower_than_webhook_timeout_leaves_the_outcome_unknown(receiver):
+    # The whole request was sent: the receiver may act on it, so it is never tried again.
     receiver.hang = True
     transport = build_transport("webhook", WEBHOOK_URL=receiver.url, WEBHOOK_TIMEOUT="0.3")
     started = time.monotonic()
-    with pytest.raises(TransportError) as caught:
+    with pytest.raises(OutcomeUnknown) as caught:
         transport.send(*make_message(subject="Slow"))
     assert time.monotonic() - started < 5
-    assert caught.value.temporary is True
     assert "0.3 seconds" in str(caught.value)
+
+
+def test_a_receiver_that_closes_without_answering_leaves_the_outcome_unknown(receiver):
+    receiver.drop = True
+    transport = build_transport("webhook", WEBHOOK_URL=receiver.url)
+    with pytest.raises(OutcomeUnknown) as caught:
+        transport.send(*make_message(subject="Dropped"))
+    assert "closed the connection before answering" in str(caught.value)
+    assert len(receiver.requests) == 1
+
+
+def test_a_lost_webhook_answer_is_never_failed_over_to_the_next_transport(make_client, receiver):
+    receiver.drop = True
+    client, mailer = make_client(MAIL_TRANSPORT="webhook,memory", WEBHOOK_URL=receiver.url)
+    result = client.simulate_post("/send", json=SEED_REQUEST)
+    assert result.status_code == 504
+    assert result.json["outcome"] == "unknown"
+    assert len(receiver.requests) == 1
+    assert mailer.transports[1][1].sent == []
 
 
 def test_a_receiver_that_is_not_listening_is_a_temporary_error():

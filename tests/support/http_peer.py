@@ -1,8 +1,9 @@
 """A real HTTP server for the tests on 127.0.0.1 (http.server in a thread), a webhook receiver.
 
 Every request is recorded (method, path, headers, raw body). ``status`` sets the answer,
-``location`` adds a Location header (for redirects), and ``hang`` makes each answer wait
-until the server stops, so a client's timeout can be tested without sleeping.
+``location`` adds a Location header (for redirects), ``hang`` makes each answer wait
+until the server stops, so a client's timeout can be tested without sleeping, and ``drop``
+closes the connection after reading the whole request, with no answer (a lost verdict).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class _Handler(BaseHTTPRequestHandler):
             peer.requests.append(request)
         if peer.hang:
             peer.stopping.wait(timeout=30)
+        if peer.drop:
+            self.close_connection = True
+            return
         self.send_response(peer.status)
         if peer.location:
             self.send_header("Location", peer.location)
@@ -59,6 +63,7 @@ class HttpPeer:
         self.status = 200
         self.location: str | None = None
         self.hang = False
+        self.drop = False
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.server = _Server(self)
