@@ -17,6 +17,7 @@ import falcon
 from ..errors import ConfigError
 from .errors import ApiError
 from .outbox import NotInOutbox, Outbox
+from .outbox_host import refuse_rebound_names
 
 # The service's own pages: its one script, no inline script, frames only from itself.
 PAGE_CSP = (
@@ -120,11 +121,13 @@ def _list_rows(messages: list[dict]) -> str:
     return "".join(rows)
 
 
+@falcon.before(refuse_rebound_names)
 class OutboxPages:
     """``GET /outbox`` (the list), ``/outbox/{id}`` (a message), ``/outbox/{id}/html``."""
 
-    def __init__(self, outbox: Outbox):
+    def __init__(self, outbox: Outbox, keyed: bool):
         self.outbox = outbox
+        self.keyed = keyed
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         messages, total = self.outbox.summaries()
@@ -213,12 +216,14 @@ new mail shows up by itself. JSON: <a href="/outbox/messages">/outbox/messages</
         resp.text = POLL_SCRIPT
 
 
+@falcon.before(refuse_rebound_names)
 class OutboxApi:
     """``GET``/``DELETE /outbox/messages``, ``GET /outbox/messages/{id}`` (``{id}.eml``: the
     raw message), ``GET /outbox/messages/{id}/attachments/{index}``."""
 
-    def __init__(self, outbox: Outbox):
+    def __init__(self, outbox: Outbox, keyed: bool):
         self.outbox = outbox
+        self.keyed = keyed
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         messages, total = self.outbox.summaries()
@@ -267,7 +272,9 @@ def add_outbox_routes(app: falcon.App, settings) -> None:
     if not outbox_enabled(settings):
         return
     outbox = Outbox(settings.outbox_dir)
-    pages, api = OutboxPages(outbox), OutboxApi(outbox)
+    # Without API keys (development), only names that cannot be rebound: see outbox_host.
+    keyed = bool(settings.api_keys)
+    pages, api = OutboxPages(outbox, keyed), OutboxApi(outbox, keyed)
     app.add_route("/outbox", pages)
     app.add_route("/outbox/poll.js", pages, suffix="script")
     app.add_route("/outbox/messages", api)

@@ -154,3 +154,30 @@ def test_outbox_ui_in_production_needs_api_keys_and_a_key_per_request(make_setti
     assert server.request("GET", "/outbox/messages", headers=auth).json["total"] == 1
     assert server.request("GET", "/outbox", headers=auth).status == 200
     assert json.loads(server.request("DELETE", "/outbox/messages").body)["success"] is False
+
+
+@pytest.mark.parametrize(
+    "host", ["attacker.example", "attacker.example:{port}", "127.0.0.1.nip.io"]
+)
+def test_a_dns_rebinding_page_cannot_read_or_delete_the_development_outbox(outbox, host):
+    # The attacker's name, re-pointed at 127.0.0.1, still arrives in the Host header.
+    outbox.send(MESSAGE)
+    host = host.format(port=outbox.port)
+    for method, path in [
+        ("GET", "/outbox"),
+        ("GET", "/outbox/messages"),
+        ("DELETE", "/outbox/messages"),
+    ]:
+        answer = outbox.request(method, path, headers={"Host": host})
+        assert answer.status == 403, (method, path)
+        assert b"Order 1" not in answer.body
+    assert outbox.request("GET", "/outbox/messages").json["total"] == 1
+
+
+@pytest.mark.parametrize("host", ["localhost:{port}", "127.0.0.1:{port}", "app.localhost:{port}"])
+def test_the_outbox_answers_at_loopback_names_and_addresses(outbox, host):
+    outbox.send(MESSAGE)
+    headers = {"Host": host.format(port=outbox.port)}
+    answer = outbox.request("GET", "/outbox/messages", headers=headers)
+    assert answer.status == 200
+    assert answer.json["messages"][0]["subject"] == "Order 1"

@@ -8,9 +8,11 @@ import re
 import urllib.parse
 
 import pytest
+from falcon import testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dinky_falcon.app import create_app
 from dinky_falcon.web.outbox import download_name
 
 MESSAGE = b"Subject: kept\r\nFrom: a@example.org\r\nTo: b@example.org\r\n\r\nHello\r\n"
@@ -18,8 +20,10 @@ SECRET = b"Subject: outside\r\n\r\nTOP SECRET\r\n"
 
 
 @pytest.fixture
-def outbox(make_client, tmp_path):
-    client, _ = make_client(MAIL_TRANSPORT="file")
+def outbox(make_settings, tmp_path):
+    # As a browser on the developer's machine asks for it (outbox_host refuses other names).
+    app = create_app(make_settings(MAIL_TRANSPORT="file"))
+    client = testing.TestClient(app, headers={"Host": "localhost:20001"})
     directory = tmp_path / "outbox"
     directory.mkdir(exist_ok=True)
     return client, directory
