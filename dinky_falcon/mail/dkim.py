@@ -10,12 +10,13 @@ the common message are signed without being flattened again.
 from __future__ import annotations
 
 import base64
+import errno
 import logging
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from email.utils import getaddresses
-from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 KEY_TYPES = ("rsa", "ed25519")
 RSA_BITS = 2048
 MIN_RSA_BITS = 1024  # RFC 8301: verifiers refuse smaller keys
+MAX_KEY_FILE_BYTES = 64 * 1024  # a 4096-bit RSA key in PEM is about 3.3 kB
 # Signed when present (RFC 6376 §5.4.1), each as often as it appears; From once more, so that
 # nobody can add a second From the signature would not cover ("over-signing").
 SIGNED_HEADERS = (
@@ -116,13 +118,28 @@ def signing_key(pem: bytes) -> SigningKey:
 def load_key(path: str | os.PathLike) -> SigningKey:
     """The key in the file at ``path``; ValueError in one line when it cannot be used."""
     try:
-        pem = Path(path).read_bytes()
+        pem = _read_small_file(path)
     except OSError as exc:
         raise ValueError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     try:
         return signing_key(pem)
     except ValueError as exc:
         raise ValueError(f"{str(path)!r}: {exc}") from None
+
+
+def _read_small_file(path: str | os.PathLike) -> bytes:
+    """A regular file's bytes. O_NONBLOCK: a FIFO (or a device) at ``path`` is refused at once
+    rather than hanging the start; a key is a few kilobytes, so a huge file is refused too."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if status.st_size > MAX_KEY_FILE_BYTES:
+            raise OSError(errno.EFBIG, f"larger than {MAX_KEY_FILE_BYTES:,} bytes: no key is")
+        return file.read(MAX_KEY_FILE_BYTES + 1)
 
 
 def write_new_key(path: str | os.PathLike, kind: str) -> SigningKey:

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import stat
+import time
 
 import dkim
 import pytest
@@ -355,3 +356,22 @@ def test_keygen_works_while_dkim_private_key_file_already_names_the_missing_key(
     assert main(["dkim-keygen", str(path)]) == 0
     assert path.exists()
     assert "mail._domainkey.example.org. 3600 IN TXT" in capsys.readouterr().out
+
+
+def test_a_key_path_that_is_a_fifo_or_a_device_stops_the_start_at_once(tmp_path):
+    # Reading a FIFO would wait for a writer forever; /dev/zero would never end.
+    fifo = tmp_path / "key.pem"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    assert config_error(tmp_path, DKIM_PRIVATE_KEY_FILE=str(fifo)) == (
+        f"DKIM_PRIVATE_KEY_FILE: cannot read {str(fifo)!r}: not a regular file"
+    )
+    assert config_error(tmp_path, DKIM_PRIVATE_KEY_FILE="/dev/zero").endswith("not a regular file")
+    assert time.monotonic() - started < 5
+
+
+def test_a_huge_key_file_is_refused_without_reading_it(tmp_path):
+    path = tmp_path / "big.pem"
+    with open(path, "wb") as file:
+        file.truncate(1 << 30)  # sparse: a gigabyte of nothing
+    assert "larger than 65,536 bytes" in config_error(tmp_path, DKIM_PRIVATE_KEY_FILE=str(path))
