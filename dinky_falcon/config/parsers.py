@@ -43,6 +43,13 @@ class ApiKey:
         return f"API_KEY_RECIPIENTS_{self.label.upper()}"
 
 
+def parse_token(text: str) -> str:
+    """A bearer token (METRICS_TOKEN): as long as an API key must be, or empty (none)."""
+    if text and len(text) < MIN_KEY_LENGTH:
+        raise ValueError(f"shorter than {MIN_KEY_LENGTH} characters")
+    return text
+
+
 def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
     """API_KEYS -> keys, or ValueError naming the entry by label or position, never the key."""
     keys: list[ApiKey] = []

@@ -31,6 +31,7 @@ from .parsers import (
     parse_networks,
     parse_rate_limit,
     parse_recipient_rules,
+    parse_token,
 )
 from .reader import Reader
 from .sender import sender_settings
@@ -280,7 +281,7 @@ class _Reader(Reader):
                 "LOG_LEVEL", "info", {"debug", "info", "warning", "error"}
             ).upper(),
             log_format=self.choice("LOG_FORMAT", "text", {"text", "json"}),
-            metrics_token=self.text("METRICS_TOKEN"),
+            metrics_token=self.parsed("METRICS_TOKEN", parse_token),
             outbox_ui=self.boolean("OUTBOX_UI", False),
             traefik_entrypoint=self.text("TRAEFIK_ENTRYPOINT", Settings.traefik_entrypoint),
             enable_tls=self.boolean("ENABLE_TLS", True),

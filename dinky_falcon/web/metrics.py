@@ -18,8 +18,6 @@ import falcon
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from ..config.parsers import MIN_KEY_LENGTH
-from ..errors import ConfigError
 from ..guard.auth import ApiKeyAuth, presented_key
 from ..message_log import MessageEvent
 from .errors import ApiError
@@ -164,8 +162,6 @@ class MetricsResource:
     public = True  # skips the API key middleware and the rate limits: guarded here instead
 
     def __init__(self, metrics: Metrics, api_keys, token: str):
-        if token and len(token) < MIN_KEY_LENGTH:
-            raise ConfigError(f"METRICS_TOKEN is shorter than {MIN_KEY_LENGTH} characters")
         self.metrics = metrics
         self.keys = ApiKeyAuth(api_keys)
         self.token = token
