@@ -38,10 +38,12 @@ def compose_config(tmp_path, env_text: str = SAMPLE_ENV) -> dict:
     return yaml.safe_load(done.stdout)
 
 
-def run_compose_config(env_file):
-    """`docker-compose config` with env_file both for interpolation and for the API's env_file."""
+def run_compose_config(env_file, *overrides):
+    """`docker-compose config` with env_file both for interpolation and for the API's env_file
+    (``overrides``: more files after the base one, e.g. compose/dkim.yml)."""
+    files = [option for file in (COMPOSE, *overrides) for option in ("-f", str(file))]
     return subprocess.run(
-        ["docker-compose", "--env-file", str(env_file), "-f", str(COMPOSE), "config"],
+        ["docker-compose", "--env-file", str(env_file), *files, "config"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -140,3 +142,24 @@ def test_mail_domain_is_required(tmp_path):
     env_file.write_text("")
     done = run_compose_config(env_file)
     assert done.returncode != 0 and "MAIL_DOMAIN" in done.stderr
+
+
+def test_dkim_yml_hands_the_api_the_host_key_as_a_secret_and_its_in_container_path(tmp_path):
+    env_file = tmp_path / "sample.env"
+    env_file.write_text(SAMPLE_ENV + "DKIM_PRIVATE_KEY_FILE=/etc/dinky/dkim.pem\n")
+    done = run_compose_config(env_file, REPO / "compose" / "dkim.yml")
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    assert config["secrets"] == {"dkim-key": {"file": "/etc/dinky/dkim.pem"}}
+    api = config["services"]["mail-api"]
+    assert api["secrets"] == [{"source": "dkim-key"}]  # mounted at /run/secrets/dkim-key
+    assert api["environment"]["DKIM_PRIVATE_KEY_FILE"] == "/run/secrets/dkim-key"
+    assert "secrets" not in config["services"]["mail-server"]
+
+
+def test_dkim_yml_without_a_key_in_the_env_says_what_to_set(tmp_path):
+    env_file = tmp_path / "sample.env"
+    env_file.write_text(SAMPLE_ENV)
+    done = run_compose_config(env_file, REPO / "compose" / "dkim.yml")
+    assert done.returncode != 0
+    assert "set DKIM_PRIVATE_KEY_FILE in .env to the key's absolute path" in done.stderr

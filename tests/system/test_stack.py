@@ -25,16 +25,20 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from pathlib import Path
 
+import dkim
+import dns.resolver
 import pytest
 import trustme
 
 from support import stack_harness
+from support.dns_peer import DnsPeer
 from support.postfix_harness import wait_for
 from support.smtp_peer import SmtpPeer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO / "compose" / "docker-compose.yml"
 SCALE_FILE = REPO / "compose" / "scale.yml"
+DKIM_FILE = REPO / "compose" / "dkim.yml"
 RELAY_NAME = "smtp.relay.test"
 USERNAME = "site@example.org"
 APP_PASSWORD = "abcd efgh ijkl mnop"  # as Google shows it; the stack removes the spaces
@@ -619,6 +623,132 @@ def test_the_troubleshooting_commands_of_the_readme_work_as_written(stack):
         done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
         assert APP_PASSWORD.replace(" ", "") not in done.stdout + done.stderr
+
+
+# --- your own domain: the DKIM key as a read-only secret, signatures that verify ----------------
+def readme_domain_steps() -> list[tuple[str, str]]:
+    """("sh", command) and ("ini", .env line) of compose/README.md's "Your own domain", in order."""
+    text = (REPO / "compose" / "README.md").read_text()
+    section = text.split("Your own domain: DKIM", 1)[1].split("\n## ", 1)[0]
+    steps = []
+    for block in section.split("```")[1::2]:
+        kind, _, body = block.partition("\n")
+        steps += [(kind, line) for line in body.splitlines() if line.strip()]
+    return steps
+
+
+def published_txt(peer: DnsPeer):
+    """dkimpy's dnsfunc: the TXT record at ``name``, asked of the test's DNS server."""
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port = [peer.socket.getsockname()[0]], peer.port
+
+    def lookup(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        answer = resolver.resolve(name, "TXT", lifetime=timeout)
+        return b"".join(answer[0].strings)
+
+    return lookup
+
+
+def test_with_dkim_yml_the_key_is_a_read_only_secret_and_mail_verifies_against_dns(stack):
+    """compose/README.md's "Your own domain", every command as written (this run's paths,
+    names and DNS server put in), then a message through Traefik and one from send-test verify
+    with dkimpy against the records `dinky-mail dns` printed and the test's DNS server serves."""
+    plain = stack.env_file.read_text()
+    keys = stack.workdir / "etc-dinky"
+    key = keys / "dkim.pem"
+    peer = DnsPeer({}, host=stack.gateway).__enter__()  # reached from the containers too
+    environment = {**os.environ, "ENV_FILE": str(stack.env_file)}
+    printed = ""
+    try:
+        for kind, line in readme_domain_steps():
+            line = line.replace("/etc/dinky", str(keys))
+            if kind == "ini":  # "Add to .env"
+                with stack.env_file.open("a") as env:
+                    env.write(line + "\n")
+                continue
+            assert kind == "sh", kind
+            command = (
+                line.replace(
+                    "dinky-mail dns --check",
+                    f"dinky-mail dns --check --server {stack.gateway}:{peer.port}",
+                )
+                .replace("dinky_", f"{stack.project}_")
+                .replace("you@example.com", "someone@example.net")
+                .replace("docker-compose ", f"docker-compose -p {stack.project} ")
+                .replace("-f compose/docker-compose.yml", f"-f {COMPOSE_FILE} -f {stack.override}")
+                .replace("-f compose/dkim.yml", f"-f {DKIM_FILE}")
+            )
+            if command.startswith("dinky-mail "):  # on the host, reading the .env where it runs
+                command = f"{sys.executable} -m dinky_falcon {command.removeprefix('dinky-mail ')}"
+            started = time.monotonic()
+            done = subprocess.run(
+                command,
+                shell=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                cwd=stack.workdir,
+                env=environment,
+            )
+            print(f"{time.monotonic() - started:5.1f}s  {line}")  # pytest -s
+            assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
+            if line == "dinky-mail dns":  # publish what it printed
+                printed = done.stdout
+                peer.records = dict(
+                    record.split(" 3600 IN TXT ", 1)
+                    for record in printed.splitlines()
+                    if not record.startswith(";")
+                )
+            if "--check" in line:
+                assert done.stdout.count("ok  ") == 3, done.stdout
+            if " up -d" in line:
+                wait_until_routable(stack)
+        assert "mail2026._domainkey.example.org." in peer.records, printed
+
+        # The key reaches the API as a read-only mount, in no image and in no environment.
+        container = json.loads(stack_harness.docker("inspect", stack.api).stdout)[0]
+        [mount] = [m for m in container["Mounts"] if m["Destination"] == "/run/secrets/dkim-key"]
+        assert mount["Source"] == str(key) and mount["RW"] is False
+        environment_shown = "\n".join(container["Config"]["Env"])
+        assert "DKIM_PRIVATE_KEY_FILE=/run/secrets/dkim-key" in environment_shown
+        body = key.read_text().splitlines()[1]
+        assert "PRIVATE KEY" not in environment_shown and body not in environment_shown
+        secret = "/run/secrets/dkim-key"
+        assert (
+            stack_harness.docker("exec", stack.api, "test", "-r", secret, check=False).returncode
+            == 0
+        )
+        assert (
+            stack_harness.docker("exec", stack.api, "test", "-w", secret, check=False).returncode
+            != 0
+        )
+        image = container["Config"]["Image"]
+        in_image = stack_harness.docker(
+            "run", "--rm", "--entrypoint", "test", image, "-e", secret, check=False
+        )
+        assert in_image.returncode != 0
+
+        status, answer = stack.send("Signed by the stack")
+        assert status == 200, answer
+        wait_for(
+            lambda: answer["id"] in delivered_ids(stack),
+            timeout=60,
+            interval=0.5,
+            what=f"{answer['id']} at the relay\n{stack.logs(stack.mail_server)[-3000:]}",
+        )
+        signed = [m.data for m in stack.messages() if b"DKIM-Signature:" in m.data]
+        assert any(answer["id"].encode() in data for data in signed)
+        assert any(b"test message" in data.lower() for data in signed)  # send-test's
+        for data in signed:  # Postfix's Received header on top does not break them
+            tags = b"".join(data.split(b"\r\n\r\n", 1)[0].split())
+            assert b"d=example.org;" in tags and b"s=mail2026;" in tags, data[:600]
+            assert dkim.verify(data, dnsfunc=published_txt(peer)), data[:600]
+    finally:
+        peer.__exit__(None, None, None)
+        stack.env_file.write_text(plain)
+        stack.compose("up", "-d", "--no-deps", "mail-api")  # as before: no key, no secret
+        wait_until_routable(stack)
 
 
 # --- Traefik with TLS: ENABLE_TLS=true on an https entrypoint -------------------------------------
