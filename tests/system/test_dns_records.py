@@ -3,63 +3,18 @@
 differs. Also BOUNCE_ADDRESS, the envelope sender the SPF record and DMARC reports are about."""
 
 import re
-import socket
-import threading
 import time
 
-import dns.message
-import dns.rrset
 import dns.zone
 import pytest
 
 from dinky_falcon.cli import main
 from dinky_falcon.config.settings import Settings
 from dinky_falcon.errors import ConfigError
+from support.dns_peer import DnsPeer
 from support.samples import SEED_REQUEST
-from support.smtp_peer import free_port
 
 RECORD_LINE = re.compile(r'(\S+\.) 3600 IN TXT ((?:"(?:[^"\\]|\\.){0,255}" ?)+)')
-
-
-class DnsPeer:
-    """A UDP DNS server on loopback answering TXT queries from ``records`` (name -> zone-file
-    TXT data); ``silent`` makes it take queries and never answer."""
-
-    def __init__(self, records: dict[str, str], silent: bool = False):
-        self.records, self.silent = records, silent
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.socket.bind(("127.0.0.1", free_port()))
-        self.socket.settimeout(0.1)
-        self.port = self.socket.getsockname()[1]
-        self.running = True
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
-        self.socket.close()
-
-    def _serve(self):
-        while self.running:
-            try:
-                wire, peer = self.socket.recvfrom(4096)
-            except TimeoutError:
-                continue
-            if self.silent:
-                continue
-            query = dns.message.from_wire(wire)
-            answer = dns.message.make_response(query)
-            question = query.question[0]
-            data = self.records.get(question.name.to_text())
-            if data is None:
-                answer.set_rcode(dns.rcode.NXDOMAIN)
-            else:
-                answer.answer.append(dns.rrset.from_text(question.name, 3600, "IN", "TXT", data))
-            self.socket.sendto(answer.to_wire(), peer)
 
 
 @pytest.fixture
