@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +18,15 @@ SPAMD = "/usr/sbin/spamd"  # /usr/sbin is not on every user's PATH
 # Nothing learnt, nothing written: a judge that remembers earlier messages would score the
 # next ones differently.
 QUIET = ("use_bayes 0", "bayes_auto_learn 0", "use_auto_welcomelist 0")
+
+
+def _installed() -> None:
+    for program in (SPAMD, "spamc", "spamassassin"):
+        if not shutil.which(program):
+            raise RuntimeError(
+                f"{program} is not installed: apt-get install spamassassin spamd spamc "
+                "(bash .ci/run does)"
+            )
 
 
 def _options(config: tuple[str, ...], pre: tuple[str, ...] = ()) -> list[str]:
@@ -33,6 +43,7 @@ class Spamd:
         self.log = home / "spamd.log"
 
     def __enter__(self) -> Spamd:
+        _installed()
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
@@ -78,6 +89,7 @@ def spamassassin_rules(
 ) -> list[str]:
     """One run of ``spamassassin`` over ``raw`` with the extra ``config`` and ``pre`` lines;
     the names of the rules that hit (its X-Spam-Status header's tests=)."""
+    _installed()
     home.mkdir(parents=True, exist_ok=True)
     answer = subprocess.run(
         ["spamassassin", "--nocreate-prefs", *_options(config, pre)],
