@@ -1,6 +1,6 @@
 """A DNS server of the test's own: UDP on a free port (of 127.0.0.1 unless containers must
-reach it), answering TXT queries from a
-dict, and remembering every question it was asked (so a test can see what a program looked up)."""
+reach it), answering TXT queries from a dict, and remembering every question it was asked (so
+a test can see what a program looked up)."""
 
 import socket
 import threading
