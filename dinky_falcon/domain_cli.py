@@ -57,6 +57,9 @@ def cmd_dkim_keygen(settings, args) -> int:
             file=sys.stderr,
         )
         return 1
+    except OSError as exc:  # no such folder, no permission: said in one line, no traceback
+        print(f"dinky-mail: cannot write {args.path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     record = dns_records.dkim_record(dataclasses.replace(settings, dkim_selector=selector), key)
     print(f"; wrote a new {args.type} key to {args.path} (mode 600); publish this record:")
     print(record.zone_line())

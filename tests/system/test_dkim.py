@@ -348,6 +348,14 @@ def test_keygen_never_overwrites_a_file(keygen, tmp_path, capsys):
     assert path.read_text() == "the key in use\n"
 
 
+def test_keygen_into_a_missing_folder_says_so_in_one_line(keygen, tmp_path, capsys):
+    path = tmp_path / "no-such-folder" / "dkim.pem"
+    assert main(["dkim-keygen", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        f"dinky-mail: cannot write {path}: No such file or directory\n"
+    )
+
+
 def test_keygen_works_while_dkim_private_key_file_already_names_the_missing_key(
     keygen, tmp_path, monkeypatch, capsys
 ):
