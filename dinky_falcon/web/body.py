@@ -45,15 +45,12 @@ def _reject_duplicate_keys(pairs):
 
 def read_bounded(req: falcon.Request, limit: int) -> bytes:
     """The request body, never more than ``limit`` bytes read; a 413 when it is longer."""
-    too_large = ApiError(
-        falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes."
-    )
-    if req.content_length is not None and req.content_length > limit:
-        raise too_large
-    raw = req.bounded_stream.read(limit + 1)
-    if len(raw) > limit:
-        raise too_large
-    return raw
+    length = req.content_length
+    if length is None or length <= limit:
+        raw = req.bounded_stream.read(limit + 1)
+        if len(raw) <= limit:
+            return raw
+    raise ApiError(falcon.HTTP_413, "Payload too large", f"The request body is over {limit} bytes.")
 
 
 def read_json(req: falcon.Request, limit: int):
