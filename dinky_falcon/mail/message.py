@@ -87,6 +87,7 @@ class MessageBuilder:
     ):
         self.default_from = default_from
         self.clock = clock
+        self._date = (None, "")  # the last Date header written: ((second, zone), text)
         # make_msgid() without a domain calls socket.getfqdn(): a DNS lookup per message.
         self.make_id = make_id or (lambda: make_msgid(domain=mail_domain))
 
@@ -97,6 +98,16 @@ class MessageBuilder:
             name = tidy_display_name(request.sender_name)
             return Address(name, self.default_from.username, self.default_from.domain)
         return self.default_from
+
+    def date(self) -> str:
+        """The Date header for now, written once a second: strftime is a tenth of a build."""
+        now = self.clock().replace(microsecond=0)
+        key = now, now.tzinfo  # equal instants in two zones are written apart
+        written, text = self._date  # one tuple: another thread may be replacing it
+        if written != key:
+            text = format_datetime(now)
+            self._date = key, text
+        return text
 
     def build(self, request: SendRequest) -> tuple[BuiltMessage, Envelope]:
         """The message and its envelope; UnsafeHeader when a text bound for a header would
@@ -124,7 +135,7 @@ class MessageBuilder:
                 message.set_raw(name, format_address_list(addresses))
         policy = message.policy
         message.set_raw("Subject", header_value(policy, "Subject", request.subject))
-        message.set_raw("Date", format_datetime(self.clock()))
+        message.set_raw("Date", self.date())
         message.set_raw("Message-ID", self.make_id())
         for name, value in request.headers:
             if name.lower() in MSG_ID_HEADERS and value.isascii():
