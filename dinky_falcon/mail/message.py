@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from .addresses import (
+    first_unsafe,
     format_address_list,
-    has_unsafe_header_chars,
     needs_smtputf8,
     tidy_display_name,
 )
@@ -113,13 +113,13 @@ class MessageBuilder:
         """The message and its envelope; UnsafeHeader when a text bound for a header would
         break out of its line, whichever way the request was made (API, form, plugin)."""
         sender = self.sender(request)
-        for field, text in _header_texts(request, sender):
-            if has_unsafe_header_chars(text):
-                raise UnsafeHeader(
-                    field,
-                    "Must not contain line breaks or control characters, "
-                    "nor an RFC 2047 encoded word hiding one.",
-                )
+        field = first_unsafe(_header_texts(request, sender))
+        if field is not None:
+            raise UnsafeHeader(
+                field,
+                "Must not contain line breaks or control characters, "
+                "nor an RFC 2047 encoded word hiding one.",
+            )
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
         message = BuiltMessage(
