@@ -2,9 +2,10 @@
 
 Wall time and CPU time on a shared machine move by 2× between runs; the count of
 instructions does not. For each case (bare Falcon: bench/bare_app.py; the service's floor:
-the discard transport) this runs bench/cpu_profile.py's in-process loop under
-``valgrind --tool=callgrind`` twice, with WARM_UP requests and then with WARM_UP + N, and
-divides the difference by N: start-up, imports and the first requests cancel out. Needs
+the discard transport) this runs bench/cpu_profile.py's in-process loop (the WSGI app called
+directly, no test client; the service logging as when serving) under ``valgrind
+--tool=callgrind`` twice, with WARM_UP requests and then with WARM_UP + N, and divides the
+difference by N: start-up, imports and the first requests cancel out. Needs
 valgrind (``apt-get install valgrind``); about a minute per case.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import re
 import subprocess
@@ -29,9 +29,7 @@ def child(transport: str, requests: int) -> None:
     """In the process valgrind runs: WARM_UP + ``requests`` sends, nothing printed."""
     from cpu_profile import sender
 
-    logging.basicConfig(level="INFO", stream=open(os.devnull, "w"))  # the access log
-    with tempfile.TemporaryDirectory() as scratch:
-        send = sender(transport, scratch)
+    with tempfile.TemporaryDirectory() as scratch, sender(transport, scratch) as send:
         for _ in range(WARM_UP + requests):
             send()
 
@@ -54,6 +52,8 @@ def instructions(transport: str, requests: int) -> int:
             text=True,
             timeout=900,
             cwd=BENCH,
+            # The same string hashes in every run: sets and dicts lay out, and so cost, alike.
+            env={**os.environ, "PYTHONHASHSEED": "0"},
         )
     found = re.findall(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or not found:

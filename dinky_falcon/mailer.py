@@ -110,11 +110,11 @@ class Mailer:
         started = time.perf_counter()
         message, envelope = self.builder.build(request)
 
-        def report(outcome: str, transport: str | None = None, queue_id: str | None = None):
+        def report(outcome: str, transport=None, queue_id=None, sent: Delivery | None = None):
             self.report(
                 MessageEvent(
                     outcome,
-                    message_id(message),
+                    sent.message_id if sent is not None else message_id(message),
                     transport,
                     len(envelope.recipients),
                     time.perf_counter() - started,
@@ -137,7 +137,7 @@ class Mailer:
         except BaseException as exc:
             report(_outcome(exc), getattr(exc, "transport", None))
             raise
-        report("sent", delivery.transport, delivery.queue_id)
+        report("sent", delivery.transport, delivery.queue_id, delivery)
         return delivery
 
     def report(self, event: MessageEvent) -> None:
@@ -224,6 +224,8 @@ class Mailer:
         return report
 
     def _after_send(self, message, envelope, transport, error) -> None:
+        if not self.pm.hook.after_send.get_hookimpls():
+            return  # calling a hook that no plugin implements still costs every message
         try:
             self.pm.hook.after_send(
                 message=message, envelope=envelope, transport=transport, error=error

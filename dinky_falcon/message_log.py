@@ -65,7 +65,7 @@ class MessageEvent:
 
 def log_message(event: MessageEvent) -> None:
     fields = event.fields()
-    text = " ".join(f"{name}={value}" for name, value in fields.items() if name != "message_id")
+    text = " ".join([f"{name}={value}" for name, value in fields.items() if name != "message_id"])
     log.info("message %s %s", event.message_id or "-", text, extra={"fields": fields})
 
 

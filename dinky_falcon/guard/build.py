@@ -47,13 +47,12 @@ def build_guards(
     def key_label(req) -> str | None:
         return req.context.api_key.label if req.context.api_key is not None else None
 
+    per_ip = RateLimit(limiter, settings.rate_limit_items, "ip", anonymous_ip)
+    per_key = RateLimit(limiter, settings.rate_limit_per_key_items, "key", key_label)
     return Guards(
-        before_cors=[OriginCheck(origins)],
-        after_cors=[
-            RateLimit(limiter, settings.rate_limit_items, "ip", anonymous_ip),
-            auth,
-            RateLimit(limiter, settings.rate_limit_per_key_items, "key", key_label),
-        ],
+        # In the chain only what has something to check: each middleware costs every request.
+        before_cors=[] if origins == "*" else [OriginCheck(origins)],
+        after_cors=[guard for guard in (per_ip, auth, per_key) if guard is auth or guard.limits],
         form_limit=RateLimit(limiter, settings.rate_limit_items, "form", lambda req: None),
         client_ip=ip,
         policy=MailPolicy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from email import _encoded_words, errors
 from email.charset import Charset
 from email.header import decode_header
@@ -64,6 +65,19 @@ def has_unsafe_header_chars(text: str) -> bool:
     if _UNSAFE_IN_HEADER.search(text) is not None:
         return True
     return "=?" in text and (_parser_decodes_unsafely(text) or _legacy_decodes_unsafely(text))
+
+
+def first_unsafe(texts: Iterable[tuple[str, str]]) -> str | None:
+    """The name of the first ``(name, text)`` whose text has_unsafe_header_chars, or None.
+
+    All at once first: a TAB between two texts is no unsafe character and makes no "=?", so
+    when their join has neither, no text has (the common case, one search instead of many).
+    """
+    texts = list(texts)
+    joined = "\t".join(text for _, text in texts)
+    if "=?" not in joined and _UNSAFE_IN_HEADER.search(joined) is None:
+        return None
+    return next((name for name, text in texts if has_unsafe_header_chars(text)), None)
 
 
 def _parser_decodes_unsafely(text: str) -> bool:

@@ -10,8 +10,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from .addresses import (
+    first_unsafe,
     format_address_list,
-    has_unsafe_header_chars,
     needs_smtputf8,
     tidy_display_name,
 )
@@ -87,6 +87,7 @@ class MessageBuilder:
     ):
         self.default_from = default_from
         self.clock = clock
+        self._date = (None, "")  # the last Date header written: ((second, zone), text)
         # make_msgid() without a domain calls socket.getfqdn(): a DNS lookup per message.
         self.make_id = make_id or (lambda: make_msgid(domain=mail_domain))
 
@@ -98,17 +99,27 @@ class MessageBuilder:
             return Address(name, self.default_from.username, self.default_from.domain)
         return self.default_from
 
+    def date(self) -> str:
+        """The Date header for now, written once a second: strftime is a tenth of a build."""
+        now = self.clock().replace(microsecond=0)
+        key = now, now.tzinfo  # equal instants in two zones are written apart
+        written, text = self._date  # one tuple: another thread may be replacing it
+        if written != key:
+            text = format_datetime(now)
+            self._date = key, text
+        return text
+
     def build(self, request: SendRequest) -> tuple[BuiltMessage, Envelope]:
         """The message and its envelope; UnsafeHeader when a text bound for a header would
         break out of its line, whichever way the request was made (API, form, plugin)."""
         sender = self.sender(request)
-        for field, text in _header_texts(request, sender):
-            if has_unsafe_header_chars(text):
-                raise UnsafeHeader(
-                    field,
-                    "Must not contain line breaks or control characters, "
-                    "nor an RFC 2047 encoded word hiding one.",
-                )
+        field = first_unsafe(_header_texts(request, sender))
+        if field is not None:
+            raise UnsafeHeader(
+                field,
+                "Must not contain line breaks or control characters, "
+                "nor an RFC 2047 encoded word hiding one.",
+            )
         shown = (sender, *request.to, *request.cc, *request.reply_to)
         # Only SMTPUTF8 lets a header carry a non-ASCII local part (RFC 6532).
         message = BuiltMessage(
@@ -124,7 +135,7 @@ class MessageBuilder:
                 message.set_raw(name, format_address_list(addresses))
         policy = message.policy
         message.set_raw("Subject", header_value(policy, "Subject", request.subject))
-        message.set_raw("Date", format_datetime(self.clock()))
+        message.set_raw("Date", self.date())
         message.set_raw("Message-ID", self.make_id())
         for name, value in request.headers:
             if name.lower() in MSG_ID_HEADERS and value.isascii():

@@ -12,6 +12,7 @@ Each app counts on a CollectorRegistry of its own, not the library's global one:
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 import falcon
@@ -80,6 +81,12 @@ class Metrics:
             registry=registry,
         )
         self.form_names = frozenset(form_names)
+        # Each request and message finds its labelled child here: ``labels()`` checks and
+        # converts its arguments and takes a lock on every call. The label values come
+        # from small fixed sets, so these stay small.
+        self.message_child = functools.cache(self.messages.labels)
+        self.seconds_child = functools.cache(self.send_seconds.labels)
+        self.request_child = functools.cache(self.http_requests.labels)
         registry.register(SmtpPools(mailer))
         self.middleware = RequestCounter(self)
 
@@ -90,9 +97,9 @@ class Metrics:
             self.honeypots.labels(event.form or "").inc()
         else:
             transport = event.transport or "none"  # refused before any transport took it
-            self.messages.labels(transport, event.outcome).inc()
+            self.message_child(transport, event.outcome).inc()
             if event.seconds is not None:
-                self.send_seconds.labels(transport).observe(event.seconds)
+                self.seconds_child(transport).observe(event.seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -112,7 +119,7 @@ class RequestCounter:
     def process_response(self, req, resp, resource, req_succeeded) -> None:
         route = req.uri_template or UNMATCHED
         status = resp.status_code
-        self.metrics.http_requests.labels(route, str(status)).inc()
+        self.metrics.request_child(route, status).inc()
         if status == 429:
             self.metrics.rate_limited.labels(route).inc()
         form = req.context.get("form_submitted")

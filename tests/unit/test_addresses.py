@@ -1,15 +1,20 @@
-"""parse_mailbox is memoised: the same text gives an equal Address, a bad one is refused every time."""
+"""parse_mailbox is memoised: the same text gives an equal Address, a bad one is refused every time;
+the header texts of a message are checked at once as each alone would be."""
 
 import threading
 from email.headerregistry import Address
 from email.policy import default
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dinky_falcon.mail.addresses import (
     PARSE_CACHE_SIZE,
     AddressError,
+    first_unsafe,
     format_address_list,
+    has_unsafe_header_chars,
     parse_mailbox,
 )
 
@@ -93,3 +98,17 @@ def test_a_run_of_spaces_in_a_name_is_one_space_whichever_form_gives_it(make_cli
             message["To"].addresses[0].display_name,
             message["From"].addresses[0].display_name,
         ) == ("Ada Lovelace", "The Site")
+
+
+# Texts made of what matters to the check: encoded-word marks, line breaks and their Unicode
+# relatives, TAB (the join's separator), and a word that decodes to a line break.
+HEADER_TEXTS = st.lists(
+    st.sampled_from(["a", " ", "=", "?", "\t", "\r", "\n", "\x85", "\u2028", "=?utf-8?q?=0A?="]),
+    max_size=8,
+).map("".join)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["subject", "to", "tags"]), HEADER_TEXTS), max_size=6))
+def test_the_first_unsafe_text_is_found_as_one_by_one_would_find_it(texts):
+    expected = next((name for name, text in texts if has_unsafe_header_chars(text)), None)
+    assert first_unsafe(texts) == expected

@@ -6,7 +6,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from dinky_falcon.logs import configure_logging, written_by_one_thread
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dinky_falcon.logs import OneLinePerEvent, configure_logging, written_by_one_thread
 
 
 def test_waitress_queue_depth_warnings_are_kept_for_debug_logs_only(make_settings):
@@ -131,3 +134,39 @@ def test_closing_while_the_writer_comes_back_from_a_timed_wait_never_hangs(monke
     stopping.join(5)
     assert not stopping.is_alive(), "close() hung waiting for the log writer"
     assert stream.getvalue() == "last request\nstopped\n"
+
+
+# Any second from 2001 to 2100, at any fraction of it.
+INSTANTS = st.floats(min_value=1e9, max_value=4.1e9, allow_nan=False)
+
+
+@given(st.lists(INSTANTS, min_size=1, max_size=20))
+def test_the_time_on_each_line_is_what_logging_itself_writes_whatever_the_order(instants):
+    """The date and time are written once a second and reused: never for another second."""
+    ours, theirs = OneLinePerEvent("%(asctime)s %(message)s"), logging.Formatter("%(asctime)s")
+    for created in instants:
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, "line", (), None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        assert ours.format(record) == f"{theirs.format(record)} line"
+
+
+def test_while_serving_records_skip_the_callers_frame_and_serving_gives_it_back(monkeypatch):
+    """Finding the caller walks the stack for every record, and no line shows it."""
+    root = logging.getLogger()
+    stream = io.StringIO()
+    records = []
+    keeper = logging.Handler()
+    keeper.emit = records.append
+    monkeypatch.setattr(root, "handlers", [logging.StreamHandler(stream), keeper])
+    monkeypatch.setattr(root, "level", logging.INFO)
+    log = logging.getLogger("dinky_falcon.test")
+    with written_by_one_thread(delay=0.01):
+        log.info("while serving")
+    log.info("after")
+    serving, after = records
+    assert (serving.lineno, serving.threadName, serving.process) == (0, None, None)
+    assert (after.funcName, after.threadName) == (
+        "test_while_serving_records_skip_the_callers_frame_and_serving_gives_it_back",
+        threading.current_thread().name,
+    )
+    assert stream.getvalue() == "while serving\nafter\n"

@@ -1,6 +1,10 @@
 """The message as a mail client sees it: headers, ids, dates and encodings."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dinky_falcon.mail.addresses import parse_mailbox
 from dinky_falcon.mail.message import MessageBuilder
@@ -57,3 +61,22 @@ def test_internationalised_domains_travel_as_punycode():
     parsed, envelope = build(to="info@bücher.example")
     assert envelope.recipients == ("info@xn--bcher-kva.example",)
     assert parsed["To"] == "info@xn--bcher-kva.example"
+
+
+ZONES = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5)), None])
+# A few wall times that repeat, within one second or as one instant in two zones (09:30 UTC
+# is 10:30 at +01:00), and any other.
+INSTANTS = st.sampled_from(
+    [datetime(2026, 11, 24, 9, 30), datetime(2026, 11, 24, 9, 30, 0, 999999)]
+    + [datetime(2026, 11, 24, 10, 30), datetime(2026, 11, 24, 9, 30, 1)]
+) | st.datetimes(datetime(2001, 1, 1), datetime(2100, 1, 1))
+
+
+@given(st.lists(st.tuples(INSTANTS, ZONES), min_size=1, max_size=20))
+def test_each_date_header_is_the_one_the_email_package_writes_for_its_clock(times):
+    """The Date header is written once a second and reused: never for another second or
+    another zone (the same instant in two zones is two headers)."""
+    clock = iter(when.replace(tzinfo=zone) for when, zone in times)
+    builder = MessageBuilder(parse_mailbox("noreply@example.com"), "example.com", clock.__next__)
+    for when, zone in times:
+        assert builder.date() == format_datetime(when.replace(tzinfo=zone))
