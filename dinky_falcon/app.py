@@ -100,7 +100,7 @@ def create_app(
     app.add_route("/send", send)
     app.add_route("/health", HealthResource(mailer.transport_name, mailer.transport_plugin))
     app.add_route("/health/ready", ReadinessResource(mailer, idempotency))
-    app.add_route("/openapi.json", OpenApiResource(build_spec(schema, settings.forms)))
+    app.add_route("/openapi.json", OpenApiResource(lambda: build_spec(schema, settings.forms)))
     app.add_route("/metrics", MetricsResource(metrics, settings.api_keys, settings.metrics_token))
     add_outbox_routes(app, settings)
     # /forms/{name} (see forms/resource.py); its errors answer browsers with pages.

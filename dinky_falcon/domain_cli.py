@@ -7,7 +7,6 @@ import dataclasses
 import os
 import sys
 
-from . import dns_records
 from .mail.dkim import KEY_TYPES, write_new_key
 
 
@@ -60,6 +59,8 @@ def cmd_dkim_keygen(settings, args) -> int:
     except OSError as exc:  # no such folder, no permission: said in one line, no traceback
         print(f"dinky-mail: cannot write {args.path}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    from . import dns_records  # dnspython costs 2-3 MB: imported by the commands that use it
+
     record = dns_records.dkim_record(dataclasses.replace(settings, dkim_selector=selector), key)
     print(f"; wrote a new {args.type} key to {args.path} (mode 600); publish this record:")
     print(record.zone_line())
@@ -71,6 +72,8 @@ def cmd_dkim_keygen(settings, args) -> int:
 
 
 def cmd_dns(settings, args) -> int:
+    from . import dns_records
+
     if not args.check:
         print(dns_records.zone_text(settings), end="")
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,9 @@ from .mime import (
     set_text_body,
 )
 from .request import Attachment, SendRequest
+from .wire import Base64Part, flatten
+
+UTF8_SLICE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -173,15 +177,16 @@ class MessageBuilder:
             html_part = message.get_payload()[-1]
             for attachment in request.attachments:
                 if attachment.content_id:
-                    _attach(html_part.add_related, attachment, disposition="inline")
+                    _attach(html_part, "related", attachment, disposition="inline")
         for attachment in request.attachments:
             if not attachment.content_id:
-                _attach(message.add_attachment, attachment)
+                _attach(message, "mixed", attachment, disposition="attachment")
         if message.is_multipart():
             for part in message.walk():
                 # EmailMessage gives each part it makes a MIME-Version; it belongs on top only.
                 if part is not message:
                     del part["MIME-Version"]
+            message.wire = flatten(message)  # one buffer, no copy per MIME level (wire.py)
 
 
 def _header_texts(request: SendRequest, sender: Address) -> Iterator[tuple[str, str]]:
@@ -203,26 +208,40 @@ def _header_texts(request: SendRequest, sender: Address) -> Iterator[tuple[str, 
         yield "attachments", attachment.content_id or ""
 
 
-def _attach(add: Callable, attachment: Attachment, **options) -> None:
-    maintype, subtype = attachment.content_type.split("/", 1)
+def _attach(container: EmailMessage, subtype: str, attachment: Attachment, **options) -> None:
+    """``container.add_attachment`` (subtype mixed) or ``add_related`` (related), with a part
+    that keeps the attachment's bytes rather than their base64 text (wire.Base64Part)."""
+    if container.get_content_type() != f"multipart/{subtype}":
+        getattr(container, f"make_{subtype}")()
+    maintype, content_subtype = attachment.content_type.split("/", 1)
     if attachment.content_id:
         options["cid"] = f"<{attachment.content_id}>"
     charset = "utf-8" if maintype == "text" and _is_utf8(attachment.content) else None
     if charset:
         options["params"] = {"charset": charset}
-    add(attachment.content, maintype, subtype, filename=attachment.filename, **options)
+    part = Base64Part(policy=container.policy)
+    # The headers as the email package writes them for these bytes; the bytes themselves
+    # are not encoded here but when the message is written.
+    part.set_content(b"", maintype, content_subtype, filename=attachment.filename, **options)
+    part.content = attachment.content
     if not attachment.filename.isascii():
-        part = add.__self__.get_payload()[-1]
         del part["Content-Type"]
         part.set_raw(
             "Content-Type",
             attachment_content_type(attachment.content_type, charset, attachment.filename),
         )
+    container.attach(part)
 
 
 def _is_utf8(content: bytes) -> bool:
+    """Whether ``content`` is UTF-8, decoded a slice at a time: the whole text at once would
+    be up to four times the attachment's size (a str of wide characters)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(content)
     try:
-        content.decode("utf-8")
+        for start in range(0, len(view), UTF8_SLICE):
+            decoder.decode(view[start : start + UTF8_SLICE])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 
 from ..idempotency import MAX_KEY_LENGTH
 from .body import IDEMPOTENCY_HEADER, REPLAYED_HEADER
@@ -113,6 +112,9 @@ def extra_keywords(self, field, **kwargs) -> dict:
 def build_spec(send_schema: SendSchema, forms=()) -> dict:
     """The OpenAPI document for this app; ``send_schema`` carries the configured limits, and
     ``forms`` (settings.forms) the form endpoints, which are there only when forms are."""
+    from apispec import APISpec  # with the document: the idle service does without it
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     marshmallow_plugin = MarshmallowPlugin()
     spec = APISpec(
         title="dinky-falcon Mail API",
@@ -229,10 +231,17 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
 
 
 class OpenApiResource:
-    """Built once at start: the document never changes while the service runs."""
+    """The document, built by ``build`` at the first GET (it never changes while the service
+    runs): a service that is never asked for it keeps neither it nor apispec in memory."""
 
-    def __init__(self, document: dict):
-        self.document = document
+    def __init__(self, build: Callable[[], dict]):
+        self.build = build
+        self.document: dict | None = None
+        self._lock = threading.Lock()
 
     def on_get(self, req, resp) -> None:
+        if self.document is None:
+            with self._lock:
+                if self.document is None:
+                    self.document = self.build()
         resp.media = self.document

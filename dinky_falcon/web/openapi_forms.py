@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from apispec import APISpec
+from typing import TYPE_CHECKING
+
 from marshmallow import Schema, fields
 
 from .openapi_common import json_response
+
+if TYPE_CHECKING:  # apispec is imported when the document is built (openapi.build_spec)
+    from apispec import APISpec
 
 
 class TokenSchema(Schema):

@@ -176,7 +176,7 @@ def test_a_base64_attachment_is_decoded_without_extra_copies(wrapped):
     assert peak <= len(data) * 1.02 + (len(text) * 1.02 if wrapped else 0)
 
 
-def test_a_request_holds_a_small_multiple_of_its_body(make_client):
+def test_a_request_holds_a_small_multiple_of_its_body(make_client, tmp_path):
     client, mailer = make_client(
         MAIL_TRANSPORT="file", MAX_BODY_SIZE=str(16 << 20), MAX_ATTACHMENT_BYTES=str(12 << 20)
     )
@@ -187,12 +187,22 @@ def test_a_request_holds_a_small_multiple_of_its_body(make_client):
             ]
         )
     ).encode()
-    headers = {"Content-Type": "application/json"}
+    # Read from a file, as waitress hands over a body past 512 KiB: the bytes read are the
+    # request's own, not the test's.
+    (tmp_path / "body").write_bytes(body)
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
     results = []
-    peak = peak_allocation(
-        lambda: results.append(client.simulate_post("/send", body=body, headers=headers))
-    )
+    with open(tmp_path / "body", "rb") as stream:
+        peak = peak_allocation(
+            lambda: results.append(
+                client.simulate_post("/send", headers=headers, extras={"wsgi.input": stream})
+            )
+        )
     assert results[0].status_code == 200
-    # Measured: 6.0 times before the JSON document was released early and base64 was
-    # decoded in place, 4.95 after (most of it the email package's flattening).
-    assert peak <= 5.3 * len(body), f"{peak / len(body):.2f} times the body"
+    # Issue #19's target is 3 times. Measured: 6.0 times before the JSON document was
+    # released early and base64 was decoded in place, 4.95 after (the test's own bytes read
+    # then); 3.0 with the bytes read being the request's own. 2.0 since the message is
+    # written in one buffer with its attachments' base64 lines made from their bytes
+    # (mail/wire.py) and the bytes read are let go once decoded: the body's text and its
+    # JSON document, at once while it is parsed.
+    assert peak <= 2.5 * len(body), f"{peak / len(body):.2f} times the body"

@@ -3,6 +3,7 @@ and verifies (dkimpy) against the record ``dinky-mail dkim-keygen`` and ``dinky-
 printed: from the memory and file transports, over SMTP, and through Debian's Postfix (which
 adds its Received header above the signature)."""
 
+import base64
 import logging
 import os
 import re
@@ -230,10 +231,22 @@ def test_without_a_key_nothing_is_signed(client_and_sent):
     assert b"DKIM-Signature" not in sent[0][0].as_bytes()
 
 
-def test_the_unchanged_prebuilt_bytes_are_what_is_signed_and_sent(keygen, make_client):
+WITH_ATTACHMENT = {
+    **FROM_DOMAIN,
+    "html": True,
+    "body": "<p>see <img src='cid:logo@example.org'> and the file</p>",
+    "attachments": [
+        {"filename": "data.bin", "content": base64.b64encode(bytes(range(256)) * 40).decode()},
+        {"filename": "logo.png", "content": "iVBORw0KGgo=", "content_id": "logo@example.org"},
+    ],
+}
+
+
+@pytest.mark.parametrize("request_", [FROM_DOMAIN, WITH_ATTACHMENT], ids=["text", "multipart"])
+def test_the_unchanged_prebuilt_bytes_are_what_is_signed_and_sent(keygen, make_client, request_):
     path, _ = keygen("ed25519")
     client, mailer = make_client(DKIM_PRIVATE_KEY_FILE=str(path))
-    assert client.simulate_post("/send", json=FROM_DOMAIN).status_code == 200
+    assert client.simulate_post("/send", json=request_).status_code == 200
     ((message, _),) = mailer.transports[0][1].sent
     signature, _, rest = message.as_bytes().partition(b"\r\nFrom: ")
     message.wire = None  # flatten the message object afresh: the same bytes
