@@ -1,15 +1,20 @@
 """1,000 idle and 100 trickling connections do not stop the service from answering (real
 ``dinky-mail serve``, started with the usual soft limit of 1,024 open files)."""
 
+import json
+import os
 import resource
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from support.samples import SEED_REQUEST
 from support.service_process import ServiceProcess
 
+SEND_LUA = Path(__file__).resolve().parents[2] / "bench" / "send.lua"
 TRICKLED = b"POST /send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 
 
@@ -86,3 +91,38 @@ def test_idle_and_trickling_connections_leave_health_and_send_answering(tmp_path
         for conn in idle + tricklers:
             conn.close()
     assert any("up to 10000 connections" in line for line in service.log)
+
+
+def thread_cpu_seconds(pid: int, tid: int) -> float:
+    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_event_loop_waits_while_the_workers_answer_a_queue_of_requests(tmp_path):
+    # 32 connections, 2 workers: requests wait for a worker. The loop thread (the process's
+    # main thread) used to spin on connections whose worker was sending, about 16 ms of CPU
+    # a request, holding the GIL the workers needed (49 requests a second); now it sleeps.
+    env = {
+        "ENVIRONMENT": "development",
+        "MAIL_DOMAIN": "example.org",
+        "MAIL_TRANSPORT": "memory",
+        "RATE_LIMIT": "none",
+        "THREADS": "2",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    with ServiceProcess(env, tmp_path) as service:
+        pid = service.process.pid
+        before = thread_cpu_seconds(pid, pid)
+        done = subprocess.run(
+            ["wrk", "-t", "2", "-c", "32", "-d", "3s", "-s", str(SEND_LUA)]
+            + [f"http://127.0.0.1:{service.port}"],
+            env={**os.environ, "BENCH_BODY": json.dumps(SEED_REQUEST)},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        loop_cpu = thread_cpu_seconds(pid, pid) - before
+    figures = json.loads(done.stdout.split("BENCH ", 1)[1])
+    assert figures["requests"] > 0 and figures["status"] == 0, done.stdout
+    per_request_ms = loop_cpu * 1000 / figures["requests"]
+    assert per_request_ms < 2, f"{per_request_ms:.2f} ms of the loop's CPU per request"

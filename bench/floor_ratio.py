@@ -1,0 +1,106 @@
+"""The service's own cost against bare Falcon+waitress, in the server, in turns: ``python
+bench/floor_ratio.py [--rounds N] [--write]``.
+
+bench/run.py measures each case once, one after the other: on a shared machine a burst of
+someone else's work lands on one case and not the other, and the ratio moves by 2×. Here
+both servers run side by side (bench/bare_app.py, and the service with the discard
+transport), and each round loads one, then the other, at 8 and at 32 connections. Other
+work only ever adds CPU time, so each case's least CPU per request over the rounds is the
+closest to its own cost; the median is shown beside it. About 25 s per round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from run import BENCH, CONNECTIONS, THREADS, Server, service, wrk
+
+BEGIN, END = "<!-- floor:begin -->", "<!-- floor:end -->"
+SECONDS = 5
+
+
+def cpu_ms_per_request(server: Server, connections: int) -> float:
+    wrk(server.port, connections, 1)  # warm-up at this level
+    before = server.cpu_seconds()
+    figures = wrk(server.port, connections, SECONDS)
+    return (server.cpu_seconds() - before) * 1000 / max(1, figures["requests"])
+
+
+def measure(rounds: int, workdir: Path) -> dict[tuple[str, int], list[float]]:
+    (workdir / "bare").mkdir()
+    (workdir / "floor").mkdir()
+    servers = {
+        "bare": Server(
+            [sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)],
+            {},
+            workdir / "bare",
+        ),
+        "floor": service(
+            workdir / "floor", MAIL_TRANSPORT="discard", PLUGINS_DIR=str(BENCH / "plugins")
+        ),
+    }
+    samples: dict[tuple[str, int], list[float]] = {}
+    try:
+        for server in servers.values():
+            server.start()
+        for turn in range(rounds):
+            for connections in CONNECTIONS:
+                for name, server in servers.items():
+                    ms = cpu_ms_per_request(server, connections)
+                    samples.setdefault((name, connections), []).append(ms)
+                    print(f"round {turn + 1}: {name} {connections} conns {ms:.3f} ms", flush=True)
+    finally:
+        for server in servers.values():
+            server.stop()
+    return samples
+
+
+def table(samples: dict[tuple[str, int], list[float]]) -> str:
+    lines = [
+        "| conns | bare CPU ms/request, least / median | floor, least / median "
+        "| floor ÷ bare, least / median |",
+        "|---:|---:|---:|---:|",
+    ]
+    for connections in CONNECTIONS:
+        bare, floor = samples["bare", connections], samples["floor", connections]
+        least = min(floor) / min(bare)
+        middle = statistics.median(floor) / statistics.median(bare)
+        lines.append(
+            f"| {connections} | {min(bare):.3f} / {statistics.median(bare):.3f} "
+            f"| {min(floor):.3f} / {statistics.median(floor):.3f} "
+            f"| **{least:.2f}×** / {middle:.2f}× |"
+        )
+    return "\n".join(lines)
+
+
+def write(text: str, rounds: int, markdown: Path) -> None:
+    """Replace the text between RESULTS.md's floor markers with this run's table."""
+    head, _, rest = markdown.read_text().partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    markdown.write_text(
+        f"{head}{BEGIN}\n`python bench/floor_ratio.py --rounds {rounds} --write`, {stamp}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end:\n\n{text}\n{END}{tail}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5, help="turns of both cases (default 5)")
+    parser.add_argument("--write", action="store_true", help="into bench/RESULTS.md")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        text = table(measure(options.rounds, Path(workdir)))
+    print(text)
+    if options.write:
+        write(text, options.rounds, BENCH / "RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
