@@ -1,6 +1,9 @@
 """The ceiling: bare Falcon + waitress answering a JSON POST of /send's shape, no mail work.
 
 ``python bench/bare_app.py PORT THREADS``; bench/run.py measures it beside the real service.
+``python bench/bare_app.py PORT THREADS service-server``: the same app on the service's own
+waitress server (dinky_falcon.server: its event loop does not spin while workers send),
+so bench/floor_ratio.py can tell the service's own cost from the server's.
 """
 
 import json
@@ -32,4 +35,11 @@ app.add_route("/health", Health())
 
 if __name__ == "__main__":
     port, threads = int(sys.argv[1]), int(sys.argv[2])
-    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+    if sys.argv[3:] == ["service-server"]:
+        from dinky_falcon.config.settings import Settings
+        from dinky_falcon.server import create_server
+
+        settings = Settings.from_env({"MAIL_DOMAIN": "example.org"}, env_file=None)
+        create_server(settings, app, "127.0.0.1", port, threads).run()
+    else:
+        waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)

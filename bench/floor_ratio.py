@@ -3,10 +3,13 @@ bench/floor_ratio.py [--rounds N] [--write]``.
 
 bench/run.py measures each case once, one after the other: on a shared machine a burst of
 someone else's work lands on one case and not the other, and the ratio moves by 2×. Here
-both servers run side by side (bench/bare_app.py, and the service with the discard
-transport), and each round loads one, then the other, at 8 and at 32 connections. Other
+three servers run side by side: bench/bare_app.py on stock waitress (the reference the
+issue names), the same app on the service's own waitress server (its event loop does not
+spin while workers send: the difference is the server's, not the service's work), and the
+service with the discard transport; each round loads one after the other, at 8 and at 32
+connections. Other
 work only ever adds CPU time, so each case's least CPU per request over the rounds is the
-closest to its own cost; the median is shown beside it. About 25 s per round.
+closest to its own cost; the median is shown beside it. About 40 s per round.
 """
 
 from __future__ import annotations
@@ -33,13 +36,13 @@ def cpu_ms_per_request(server: Server, connections: int) -> float:
 
 
 def measure(rounds: int, workdir: Path) -> dict[tuple[str, int], list[float]]:
-    (workdir / "bare").mkdir()
-    (workdir / "floor").mkdir()
+    for name in ("bare", "bare-server", "floor"):
+        (workdir / name).mkdir()
+    bare = [sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)]
     servers = {
-        "bare": Server(
-            [sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)],
-            {},
-            workdir / "bare",
+        "bare": Server(bare, {}, workdir / "bare"),
+        "bare-server": Server(
+            [*bare, "service-server"], {"ENVIRONMENT": "development"}, workdir / "bare-server"
         ),
         "floor": service(
             workdir / "floor", MAIL_TRANSPORT="discard", PLUGINS_DIR=str(BENCH / "plugins")
@@ -63,19 +66,23 @@ def measure(rounds: int, workdir: Path) -> dict[tuple[str, int], list[float]]:
 
 def table(samples: dict[tuple[str, int], list[float]]) -> str:
     lines = [
-        "| conns | bare CPU ms/request, least / median | floor, least / median "
-        "| floor ÷ bare, least / median |",
-        "|---:|---:|---:|---:|",
+        "| conns | CPU ms/request, least / median: bare (stock waitress) | bare (service's "
+        "server) | floor | floor ÷ bare stock | floor ÷ bare on the same server |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for connections in CONNECTIONS:
-        bare, floor = samples["bare", connections], samples["floor", connections]
-        least = min(floor) / min(bare)
-        middle = statistics.median(floor) / statistics.median(bare)
-        lines.append(
-            f"| {connections} | {min(bare):.3f} / {statistics.median(bare):.3f} "
-            f"| {min(floor):.3f} / {statistics.median(floor):.3f} "
-            f"| **{least:.2f}×** / {middle:.2f}× |"
-        )
+        cells = []
+        for name in ("bare", "bare-server", "floor"):
+            values = samples[name, connections]
+            cells.append(f"{min(values):.3f} / {statistics.median(values):.3f}")
+        floor = samples["floor", connections]
+        ratios = []
+        for name in ("bare", "bare-server"):
+            values = samples[name, connections]
+            least = min(floor) / min(values)
+            middle = statistics.median(floor) / statistics.median(values)
+            ratios.append(f"**{least:.2f}×** / {middle:.2f}×")
+        lines.append(f"| {connections} | {' | '.join(cells)} | {' | '.join(ratios)} |")
     return "\n".join(lines)
 
 
