@@ -15,16 +15,14 @@ closest to its own cost; the median is shown beside it. About 40 s per round.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
+from report import write_marked
 from run import BENCH, CONNECTIONS, THREADS, Server, service, wrk
 
-BEGIN, END = "<!-- floor:begin -->", "<!-- floor:end -->"
 SECONDS = 5
 
 
@@ -86,17 +84,6 @@ def table(samples: dict[tuple[str, int], list[float]]) -> str:
     return "\n".join(lines)
 
 
-def write(text: str, rounds: int, markdown: Path) -> None:
-    """Replace the text between RESULTS.md's floor markers with this run's table."""
-    head, _, rest = markdown.read_text().partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    markdown.write_text(
-        f"{head}{BEGIN}\n`python bench/floor_ratio.py --rounds {rounds} --write`, {stamp}, "
-        f"load average {os.getloadavg()[0]:.1f} at the end:\n\n{text}\n{END}{tail}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="turns of both cases (default 5)")
@@ -106,7 +93,8 @@ def main() -> None:
         text = table(measure(options.rounds, Path(workdir)))
     print(text)
     if options.write:
-        write(text, options.rounds, BENCH / "RESULTS.md")
+        command = f"python bench/floor_ratio.py --rounds {options.rounds} --write"
+        write_marked(BENCH / "RESULTS.md", "floor", command, text)
 
 
 if __name__ == "__main__":

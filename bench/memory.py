@@ -19,14 +19,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
+from report import write_marked  # noqa: E402 - bench/ is on sys.path as a script
 from run import Server  # noqa: E402 - bench/ is on sys.path when this runs as a script
 
 SIZES = {"1 KiB": 1 << 10, "100 KiB": 100 << 10, "5 MiB": 5 << 20}
 IN_FLIGHT = (1, 8, 16)
-BEGIN, END = "<!-- memory:begin -->", "<!-- memory:end -->"
 THREADS = 8
 
 
@@ -153,17 +152,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write(rows: list[dict], markdown: Path) -> None:
-    """Replace the text between RESULTS.md's memory markers with this run's table."""
-    head, _, rest = markdown.read_text().partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    markdown.write_text(
-        f"{head}{BEGIN}\n`python bench/memory.py --write`, {stamp}, load average "
-        f"{os.getloadavg()[0]:.1f}:\n\n{table(rows)}\n{END}{tail}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="into bench/RESULTS.md")
@@ -175,7 +163,8 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
     print(table(rows))
     if options.write:
-        write(rows, Path(__file__).resolve().parent / "RESULTS.md")
+        markdown = Path(__file__).resolve().parent / "RESULTS.md"
+        write_marked(markdown, "memory", "python bench/memory.py --write", table(rows))
 
 
 if __name__ == "__main__":

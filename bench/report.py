@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -164,6 +166,17 @@ def generated_section(results: dict) -> str:
         f"{targets}\n"
         f"{END}"
     )
+
+
+def write_marked(markdown: Path, name: str, command: str, table: str) -> None:
+    """Replace the text between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` in
+    ``markdown`` with ``table``, headed by the command, the time and the load average."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    head, _, rest = markdown.read_text().partition(begin)
+    _, _, tail = rest.partition(end)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    heading = f"`{command}`, {stamp}, load average {os.getloadavg()[0]:.1f}:"
+    markdown.write_text(f"{head}{begin}\n{heading}\n\n{table}\n{end}{tail}")
 
 
 def write_results(results: dict, markdown: Path, png: Path) -> None:
