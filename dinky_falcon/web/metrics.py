@@ -1,7 +1,9 @@
-"""Prometheus metrics at ``GET /metrics`` (prometheus_client, text exposition format).
+"""Prometheus metrics at ``GET /metrics`` (text exposition format).
 
-Each app counts on a CollectorRegistry of its own, not the library's global one: a process
-(the tests) may build many apps. What is counted:
+Each app counts on its own, in plain dicts: a process (the tests) may build many apps, and
+prometheus_client (about 1 MB) is imported only when /metrics is first scraped
+(web/exposition.py builds the text from these counts), so an idle replica never holds it.
+What is counted:
 
 - every message's outcome, from the Mailer's events (message_log.MessageEvent), and how long
   its send took, by transport;
@@ -12,12 +14,12 @@ Each app counts on a CollectorRegistry of its own, not the library's global one:
 
 from __future__ import annotations
 
-import functools
+import bisect
 import hmac
+import threading
+import time
 
 import falcon
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 
 from ..guard.auth import ApiKeyAuth, presented_key
 from ..message_log import MessageEvent
@@ -26,83 +28,101 @@ from .errors import ApiError
 # Seconds: a file write takes a millisecond, a pooled SMTP send tens, a fresh TLS login and
 # a slow relay seconds; SMTP_TIMEOUT cuts a send at 3 x 10 s by default.
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-# What generate_latest writes, the text format every Prometheus reads (the library's
+# What the library's generate_latest writes, the text format every Prometheus reads (its
 # CONTENT_TYPE_LATEST names a newer version in its latest releases).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 UNMATCHED = "(unmatched)"  # the route label of a request no route took (a 404)
 
 
 class Metrics:
-    """The app's metrics; ``observe`` is a Mailer observer, ``middleware`` counts requests."""
+    """The app's counts; ``observe`` is a Mailer observer, ``middleware`` counts requests.
+
+    Each counter is a dict from a tuple of label values to a cell ``[value, created]``
+    (created: when the labels were first seen, Prometheus's ``_created``); the histogram's
+    cells are ``[bucket counts, sum, created]``. The label values come from small fixed sets,
+    so the dicts stay small. waitress counts from several threads: every update and the
+    scrape's copy hold ``lock`` (a read-modify-write such as ``+= 1`` is not atomic between
+    threads; an uncontended lock costs about as much as a dict lookup).
+    """
+
+    buckets = SEND_BUCKETS  # the histogram's upper bounds, for web/exposition.py
 
     def __init__(self, mailer, form_names=()):
-        self.registry = registry = CollectorRegistry()
-        self.messages = Counter(
-            "dinky_mail_messages",
-            "Messages by transport and outcome (sent, refused, failed, unknown).",
-            ["transport", "outcome"],
-            registry=registry,
-        )
-        self.send_seconds = Histogram(
-            "dinky_mail_send_seconds",
-            "Time a send took, building the message included.",
-            ["transport"],
-            buckets=SEND_BUCKETS,
-            registry=registry,
-        )
-        self.http_requests = Counter(
-            "dinky_mail_http_requests",
-            "HTTP requests by route template and status.",
-            ["route", "status"],
-            registry=registry,
-        )
-        self.rate_limited = Counter(
-            "dinky_mail_rate_limited",
-            "Requests refused by a rate limit (429).",
-            ["route"],
-            registry=registry,
-        )
-        self.duplicates = Counter(
-            "dinky_mail_duplicates",
-            "Requests answered from the idempotency store, nothing "
-            "sent again (an Idempotency-Key replayed, a form submitted twice).",
-            registry=registry,
-        )
-        self.honeypots = Counter(
-            "dinky_mail_honeypot",
-            "Form submissions with the honeypot filled: nothing sent.",
-            ["form"],
-            registry=registry,
-        )
-        self.form_submissions = Counter(
-            "dinky_mail_form_submissions",
-            "POSTs to a configured form, whatever came of them.",
-            ["form"],
-            registry=registry,
-        )
+        self.mailer = mailer
+        self.lock = threading.Lock()
+        self.messages: dict[tuple, list] = {}  # (transport, outcome)
+        self.send_seconds: dict[tuple, list] = {}  # (transport,)
+        self.http_requests: dict[tuple, list] = {}  # (route, status)
+        self.rate_limited: dict[tuple, list] = {}  # (route,)
+        self.duplicates = {(): [0, time.time()]}  # no labels: there from the start, at 0
+        self.honeypots: dict[tuple, list] = {}  # (form,)
+        self.form_submissions: dict[tuple, list] = {}  # (form,)
         self.form_names = frozenset(form_names)
-        # Each request and message finds its labelled child here: ``labels()`` checks and
-        # converts its arguments and takes a lock on every call. The label values come
-        # from small fixed sets, so these stay small.
-        self.message_child = functools.cache(self.messages.labels)
-        self.seconds_child = functools.cache(self.send_seconds.labels)
-        self.request_child = functools.cache(self.http_requests.labels)
-        registry.register(SmtpPools(mailer))
         self.middleware = RequestCounter(self)
+
+    def count(self, counts: dict, key: tuple) -> None:
+        with self.lock:
+            cell = counts.get(key)
+            if cell is None:
+                counts[key] = [1, time.time()]
+            else:
+                cell[0] += 1
 
     def observe(self, event: MessageEvent) -> None:
         if event.outcome == "duplicate":
-            self.duplicates.inc()
+            self.count(self.duplicates, ())
         elif event.outcome == "honeypot":
-            self.honeypots.labels(event.form or "").inc()
+            self.count(self.honeypots, (event.form or "",))
         else:
             transport = event.transport or "none"  # refused before any transport took it
-            self.message_child(transport, event.outcome).inc()
+            self.count(self.messages, (transport, event.outcome))
             if event.seconds is not None:
-                self.seconds_child(transport).observe(event.seconds)
+                self.time_send(transport, event.seconds)
+
+    def time_send(self, transport: str, seconds: float) -> None:
+        # The first bucket whose bound is >= seconds; past the last bound, +Inf's.
+        bucket = bisect.bisect_left(SEND_BUCKETS, seconds)
+        with self.lock:
+            cell = self.send_seconds.get((transport,))
+            if cell is None:
+                cell = self.send_seconds[transport,] = [
+                    [0] * (len(SEND_BUCKETS) + 1),
+                    0.0,
+                    time.time(),
+                ]
+            cell[0][bucket] += 1
+            cell[1] += seconds
+
+    def snapshot(self) -> dict[str, dict[tuple, list]]:
+        """A copy of every count, taken at once: a histogram's count and sum agree."""
+        with self.lock:
+            copies = {
+                name: {key: list(cell) for key, cell in getattr(self, name).items()}
+                for name in COUNTERS
+            }
+            copies["send_seconds"] = {
+                key: [list(buckets), total, created]
+                for key, (buckets, total, created) in self.send_seconds.items()
+            }
+        return copies
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        # Imported here, at the first scrape: an idle service never loads prometheus_client.
+        from .exposition import exposition
+
+        return exposition(self)
+
+
+# The counters by attribute name, in the order the scrape lists them (the histogram,
+# send_seconds, comes second: see exposition.FAMILIES).
+COUNTERS = (
+    "messages",
+    "http_requests",
+    "rate_limited",
+    "duplicates",
+    "honeypots",
+    "form_submissions",
+)
 
 
 class RequestCounter:
@@ -117,49 +137,15 @@ class RequestCounter:
             req.context.form_submitted = name
 
     def process_response(self, req, resp, resource, req_succeeded) -> None:
+        metrics = self.metrics
         route = req.uri_template or UNMATCHED
         status = resp.status_code
-        self.metrics.request_child(route, status).inc()
+        metrics.count(metrics.http_requests, (route, status))
         if status == 429:
-            self.metrics.rate_limited.labels(route).inc()
+            metrics.count(metrics.rate_limited, (route,))
         form = req.context.get("form_submitted")
         if form is not None:
-            self.metrics.form_submissions.labels(form).inc()
-
-
-class SmtpPools:
-    """A collector reading each SMTP transport's pool when scraped (smtp_pool.SmtpPool)."""
-
-    def __init__(self, mailer):
-        self.mailer = mailer
-
-    def describe(self):
-        return self._families()
-
-    def collect(self):
-        families = self._families()
-        open_, idle = families
-        for name, transport in self.mailer.transports:
-            pool = getattr(transport, "pool", None)
-            if pool is not None:
-                open_.add_metric([name], pool.open_count)
-                idle.add_metric([name], pool.idle_count)
-        return families
-
-    @staticmethod
-    def _families():
-        return [
-            GaugeMetricFamily(
-                "dinky_mail_smtp_connections_open",
-                "SMTP connections open (in use, being opened, or idle), by transport.",
-                labels=["transport"],
-            ),
-            GaugeMetricFamily(
-                "dinky_mail_smtp_connections_idle",
-                "Open SMTP connections waiting in the pool for the next message.",
-                labels=["transport"],
-            ),
-        ]
+            metrics.count(metrics.form_submissions, (form,))
 
 
 class MetricsResource:

@@ -37,3 +37,37 @@ def test_the_openapi_document_is_built_at_its_first_request_and_kept(make_client
     assert first.status_code == 200
     assert first.json["openapi"] == "3.1.0"
     assert client.simulate_get("/openapi.json").json == first.json
+
+
+# An app as `serve` builds it, asked for /health, then scraped: which libraries are loaded when.
+HEALTH_THEN_SCRAPE = """
+import json, sys
+from falcon import testing
+from dinky_falcon.app import create_app
+from dinky_falcon.config.settings import Settings
+client = testing.TestClient(create_app(Settings.from_env(env_file=None, environ={
+    "ENVIRONMENT": "production", "MAIL_DOMAIN": "example.org", "MAIL_TRANSPORT": "file",
+    "DATA_DIR": sys.argv[1], "OUTBOX_DIR": sys.argv[1],
+})))
+health = client.simulate_get("/health").status_code
+idle = "prometheus_client" in sys.modules
+scrape = client.simulate_get("/metrics")
+print(json.dumps([health, idle, scrape.status_code, scrape.text]))
+"""
+
+
+def test_an_idle_service_has_not_loaded_prometheus_client_and_its_first_scrape_works(tmp_path):
+    # prometheus_client costs about 1 MB: it builds the text of the first /metrics scrape.
+    done = subprocess.run(
+        [sys.executable, "-c", HEALTH_THEN_SCRAPE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    health, loaded_when_idle, scrape_status, text = json.loads(done.stdout)
+    assert health == 200
+    assert loaded_when_idle is False
+    assert scrape_status == 200
+    # The /health request is counted, and the counter without labels is there at 0.
+    assert 'dinky_mail_http_requests_total{route="/health",status="200"} 1.0' in text
+    assert "dinky_mail_duplicates_total 0.0" in text
