@@ -6,7 +6,7 @@ import logging
 
 from ..errors import ConfigError
 from ..hookspecs import hookimpl
-from .smtp import APP_PASSWORDS_URL, IMPLICIT, PLAIN, STARTTLS, Endpoint, SmtpTransport, tls_context
+from .smtp import APP_PASSWORDS_URL, IMPLICIT, PLAIN, STARTTLS, Endpoint, SmtpTransport
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def relay_endpoint(settings, tls: str = STARTTLS) -> Endpoint:
         tls=tls,
         timeout=settings.smtp_timeout,
         local_hostname=settings.mail_hostname,
-        context=tls_context(settings.tls_verify) if tls != PLAIN else None,
+        verify=settings.tls_verify if tls != PLAIN else None,
         username=settings.smtp_relay_username,
         password=settings.smtp_relay_password,
         variables="SMTP_RELAY_HOST/SMTP_RELAY_PORT",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..hookspecs import hookimpl
 from .gmail import relay_endpoint
-from .smtp import OPPORTUNISTIC, PLAIN, Endpoint, SmtpTransport, is_loopback, tls_context
+from .smtp import OPPORTUNISTIC, PLAIN, Endpoint, SmtpTransport, is_loopback
 
 
 class PostfixTransport(SmtpTransport):
@@ -36,7 +36,7 @@ def make_postfix_transport(settings) -> PostfixTransport:
         tls=tls,
         timeout=settings.smtp_timeout,
         local_hostname=settings.mail_hostname,
-        context=tls_context(verify=False) if tls == OPPORTUNISTIC else None,
+        verify=False if tls == OPPORTUNISTIC else None,
     )
     # The relay is known only when it is configured with a login (as configure-postfix does).
     relay = relay_endpoint(settings) if settings.smtp_relay_username else None

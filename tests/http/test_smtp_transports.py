@@ -16,7 +16,6 @@ from dinky_falcon.transports.smtp import (
     PLAIN,
     Endpoint,
     SmtpTransport,
-    tls_context,
 )
 from support.samples import SEED_REQUEST
 from support.smtp_peer import SmtpPeer, free_port
@@ -108,7 +107,7 @@ def test_port_465_means_implicit_tls(make_settings, relay, tls_ca, trusted_ca):
             IMPLICIT,
             2,
             "example.org",
-            tls_context(verify=True),
+            True,
             "site@example.org",
             RELAY_PASSWORD,
         )
@@ -297,8 +296,7 @@ def test_postfix_uses_starttls_when_offered_except_on_loopback(make_settings, tl
     assert endpoint_tls("mail-server") == OPPORTUNISTIC
     assert endpoint_tls("127.0.0.1") == endpoint_tls("localhost") == PLAIN
     with SmtpPeer(ca=tls_ca) as peer:  # offers STARTTLS with a certificate nobody trusts
-        context = tls_context(verify=False)
-        endpoint = Endpoint(peer.host, peer.port, OPPORTUNISTIC, 2, "example.org", context)
+        endpoint = Endpoint(peer.host, peer.port, OPPORTUNISTIC, 2, "example.org", False)
         transport = SmtpTransport(endpoint, pool_size=1)
         message = message_from_bytes(b"Subject: hi\r\n\r\nx\r\n")
         transport.send(message, Envelope("a@example.org", ("b@example.org",)))

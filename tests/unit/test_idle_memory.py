@@ -2,8 +2,11 @@
 are not imported at start (bench/RESULTS.md: each costs memory in every replica)."""
 
 import json
+import ssl
 import subprocess
 import sys
+
+from dinky_falcon.mailer import Mailer
 
 # What `dinky-mail serve` imports and builds before its first request, in a fresh process.
 START = """
@@ -71,3 +74,20 @@ def test_an_idle_service_has_not_loaded_prometheus_client_and_its_first_scrape_w
     # The /health request is counted, and the counter without labels is there at 0.
     assert 'dinky_mail_http_requests_total{route="/health",status="200"} 1.0' in text
     assert "dinky_mail_duplicates_total 0.0" in text
+
+
+def test_the_relay_loads_the_ca_certificates_at_its_first_connection_not_at_start(
+    make_settings,
+):
+    # ssl.create_default_context() reads the system's CA store: 1.8 MB for every replica.
+    settings = make_settings(
+        MAIL_TRANSPORT="gmail",
+        SMTP_RELAY_HOST="127.0.0.1",
+        SMTP_RELAY_PORT="2525",
+        SMTP_RELAY_USERNAME="site@example.org",
+        SMTP_RELAY_PASSWORD="app-password-1234",
+        TLS_VERIFY="no",
+    )
+    endpoint = Mailer.from_settings(settings).transports[0][1].endpoint
+    assert "context" not in vars(endpoint)  # nothing loaded while idle
+    assert endpoint.context.verify_mode == ssl.CERT_NONE  # made when a connection needs it
