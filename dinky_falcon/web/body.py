@@ -35,11 +35,11 @@ def _has_lone_surrogate(document) -> bool:
 
 
 def _reject_duplicate_keys(pairs):
-    obj = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
-        obj[key] = value
+    obj = dict(pairs)
+    if len(obj) < len(pairs):  # a key came twice: dict() kept its last value only
+        seen = set()
+        key = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"duplicate key {key!r}")
     return obj
 
 
