@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -90,6 +91,11 @@ def create_app(
         ],
     )
     app.req_options.strip_url_path_trailing_slash = True
+    # Falcon's own JSON handler calls json.dumps(answer, ensure_ascii=False), which builds an
+    # encoder for every answer; one encoder with the same option writes the same text.
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
+        dumps=json.JSONEncoder(ensure_ascii=False).encode
+    )
     schema = SendSchema(
         max_recipients=settings.max_recipients,
         max_attachment_bytes=settings.max_attachment_bytes,
