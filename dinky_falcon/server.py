@@ -108,19 +108,16 @@ class _Channel(HTTPChannel):
         return result
 
     def writable(self) -> bool:
-        # While a worker runs this connection's request, it sends its own output (write_soon
-        # flushes as it writes, holding the outbuf's lock); the loop thread could only try
-        # that lock and fail. Saying "writable" then made poll() return at once, turn after
-        # turn: the loop spun, holding the GIL the worker needed to go on (measured: 5 s of
-        # CPU in 6, 49 requests a second with 2 threads and 32 connections). What the worker
-        # leaves unsent is sent when its task ends (service() pulls the trigger), or at once
-        # when the worker waits for the outbuf to shrink below its high-water mark.
-        if (
-            self.requests
-            and self.total_outbufs_len < self.adj.outbuf_high_watermark
-            and not (self.will_close or self.close_when_flushed)
-        ):
-            return False
+        # A worker sends its own output while it writes it, holding the outbuf's lock; the
+        # loop's handle_write only tries that lock. Saying "writable" while the worker holds
+        # it made poll() return at once, turn after turn, and the loop spun, holding the GIL
+        # the worker needed to go on (measured: 5 s of CPU in 6, 49 requests a second with 2
+        # threads and 32 connections). Then the loop waits instead: what the worker leaves
+        # unsent is sent when it lets go (its task ends with a pull of the trigger).
+        if self.requests and self.total_outbufs_len:
+            if not self.outbuf_lock.acquire(blocking=False):
+                return bool(self.will_close or self.close_when_flushed)
+            self.outbuf_lock.release()
         return super().writable()
 
     def readable(self) -> bool:
