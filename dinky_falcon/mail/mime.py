@@ -77,25 +77,9 @@ def flatten_single_part(message: EmailMessage, payload: str) -> bytes:
     """
     policy = message.policy
     linesep = policy.linesep.encode("ascii")
-    head = _plain_head(list(message.raw_items()), linesep) or b"".join(
-        _folded(policy, name, value, linesep) for name, value in message.raw_items()
-    )
+    head = b"".join(_folded(policy, name, value, linesep) for name, value in message.raw_items())
     # bytes.splitlines: CR, LF and CRLF only, as the generator splits (str's also splits \x1e).
     return head + linesep + linesep.join(payload.encode("ascii").splitlines()) + linesep
-
-
-def _plain_head(headers: list, linesep: bytes) -> bytes | None:
-    """The header block at once when every header is a plain one-line text (what _folded
-    writes for each, checked in one pass over them all), else None."""
-    if not all(type(value) is str for _, value in headers):
-        return None
-    lines = [f"{name}: {value}" for name, value in headers]
-    text = "\n".join(lines)
-    if max(map(len, lines), default=0) > MAX_LINE or not text.isascii() or "\r" in text:
-        return None
-    if text.count("\n") != len(lines) - 1:  # a line break inside a value
-        return None
-    return text.encode("ascii").replace(b"\n", linesep) + linesep
 
 
 def _folded(policy: EmailPolicy, name: str, value, linesep: bytes) -> bytes:

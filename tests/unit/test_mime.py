@@ -163,23 +163,3 @@ def test_control_characters_that_str_splitlines_breaks_on_stay_inside_their_line
     message, _ = MessageBuilder(parse_mailbox("noreply@example.org"), "example.org").build(request)
     assert message.wire == EmailMessage.as_bytes(message)
     assert message.wire.endswith(b"\r\n\r\na\x1eb\x0cc\x1cd\r\n")
-
-
-raw_headers = st.lists(
-    st.tuples(
-        st.sampled_from(["Subject", "To", "X-A-Rather-Long-Header-Name"]),
-        st.text(st.sampled_from(list("ab =?\r\n\tÄ")), max_size=90),
-    ),
-    max_size=5,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(headers=raw_headers)
-def test_the_header_block_written_at_once_is_each_header_folded_in_turn(headers):
-    from dinky_falcon.mail.mime import _folded, _plain_head
-
-    at_once = _plain_head(headers, b"\r\n")
-    if at_once is not None:
-        policy = POLICIES[0]
-        assert at_once == b"".join(_folded(policy, name, value, b"\r\n") for name, value in headers)
