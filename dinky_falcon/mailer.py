@@ -110,15 +110,15 @@ class Mailer:
         started = time.perf_counter()
         message, envelope = self.builder.build(request)
 
-        def report(outcome: str, transport=None, queue_id=None, sent: Delivery | None = None):
+        def report(outcome: str, transport: str | None = None, sent: Delivery | None = None):
             self.report(
                 MessageEvent(
                     outcome,
                     sent.message_id if sent is not None else message_id(message),
-                    transport,
+                    sent.transport if sent is not None else transport,
                     len(envelope.recipients),
                     time.perf_counter() - started,
-                    queue_id,
+                    sent.queue_id if sent is not None else None,
                     key=key,
                     form=form,
                 )
@@ -137,7 +137,7 @@ class Mailer:
         except BaseException as exc:
             report(_outcome(exc), getattr(exc, "transport", None))
             raise
-        report("sent", delivery.transport, delivery.queue_id, delivery)
+        report("sent", sent=delivery)
         return delivery
 
     def report(self, event: MessageEvent) -> None:
