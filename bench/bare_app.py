@@ -3,7 +3,7 @@
 ``python bench/bare_app.py PORT THREADS``; bench/run.py measures it beside the real service.
 ``python bench/bare_app.py PORT THREADS service-server``: the same app on the service's own
 waitress server (dinky_falcon.server: its event loop does not spin while workers send),
-so bench/floor_ratio.py can tell the service's own cost from the server's.
+so bench/run.py can tell the service's own cost from the server's.
 """
 
 import json

@@ -1,16 +1,22 @@
-"""The benchmark of issue #9: ``python bench/run.py`` (about 5 minutes) or ``--quick`` (< 1 min).
+"""The benchmark of issue #19: ``python bench/run.py`` (about 7 minutes) or ``--quick`` (~1.5).
 
-Starts every server on 127.0.0.1 and drives it with wrk (Debian's ``wrk`` package), each case
-at 8 and 32 connections after a warm-up:
+Starts every server on 127.0.0.1 and drives each with wrk (Debian's ``wrk`` package) at 8 and
+32 connections, in turns: round after round, every case one after the other, so that the
+load other programs put on a shared machine lands on all of them alike. The cases:
 
-1. bare Falcon + waitress answering a JSON POST of /send's shape (bench/bare_app.py): the ceiling;
-2. ``python -m dinky_falcon serve`` with the file sink, and with bench/plugins/discard.py's
-   transport that keeps nothing: the service's own floor, what every transport adds to;
+1. bare Falcon + waitress answering a JSON POST of /send's shape (bench/bare_app.py), on
+   stock waitress and on the service's own server: the ceiling, and the reference for what
+   the service itself costs;
+2. ``python -m dinky_falcon serve`` with bench/plugins/discard.py's transport that keeps
+   nothing (the service's own floor, what every transport adds to), and with the file sink;
 3. the same with the postfix transport into Debian's Postfix, configured by
    compose/mail-server/configure-postfix and told to discard what it accepts, beside
-   Postfix's own ``smtp-source -s 8`` into the same Postfix;
+   Postfix's own ``smtp-source -s 8`` into the same Postfix (just before and after the
+   postfix case of every round);
 4. the same with the gmail transport into aiosmtpd with STARTTLS and AUTH, connection reuse
-   on and off.
+   on and off;
+
+then a crowd of 1 to 1,000 connections into Postfix (bench/crowd.py).
 
 The full run writes bench/RESULTS.md (between its markers) and bench/results.png (with the
 ``bench`` extra's matplotlib); ``--quick`` prints the same figures as JSON and writes nothing.
@@ -30,6 +36,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +49,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests"))  # the Postfix harness and the aiosmtpd peer
 
 from crowd import crowd  # noqa: E402
-from report import evaluate, write_results  # noqa: E402
+from report import BARE, BARE_SERVER, evaluate, write_results  # noqa: E402
 
 CONNECTIONS = (8, 32)
 THREADS = 8
@@ -156,44 +163,69 @@ def wrk(port: int, connections: int, seconds: int) -> dict:
     return json.loads(lines[-1][len("BENCH ") :])
 
 
-def measure(server: Server, name: str, warmup: int, seconds: int) -> dict:
-    """Start ``server``, load it at each connection count, stop it; one row per count."""
-    try:
-        startup = server.start()
-        idle_mb = server.memory_mb("VmRSS")
-        rows = []
-        for connections in CONNECTIONS:
-            wrk(server.port, connections, warmup)
-            before = server.cpu_seconds()
-            figures = wrk(server.port, connections, seconds)
-            cpu = server.cpu_seconds() - before
-            ok = figures["requests"] - figures["status"]
-            errors = sum(figures[k] for k in ("connect", "read", "write", "status", "timeout"))
-            rows.append(
-                {
-                    "case": name,
-                    "connections": connections,
-                    "requests_per_s": round(ok / figures["seconds"], 1),
-                    "p50_ms": round(figures["p50_ms"], 2),
-                    "p99_ms": round(figures["p99_ms"], 2),
-                    "errors": errors,
-                    "cpu_ms_per_message": round(cpu * 1000 / ok, 3) if ok else None,
-                }
-            )
-        peak_mb = server.memory_mb("VmHWM")
-    finally:
-        server.stop()
-    for row in rows:
-        row.update(
-            idle_rss_mb=round(idle_mb, 1),
-            peak_rss_mb=round(peak_mb, 1),
-            startup_s=round(startup, 3),
+def sample(server: Server, connections: int, warmup: int, seconds: int) -> dict:
+    """One wrk run against ``server`` after a warm-up at the same level: its figures."""
+    wrk(server.port, connections, warmup)
+    before = server.cpu_seconds()
+    figures = wrk(server.port, connections, seconds)
+    cpu = server.cpu_seconds() - before
+    ok = figures["requests"] - figures["status"]
+    return {
+        "requests_per_s": round(ok / figures["seconds"], 1),
+        "p50_ms": round(figures["p50_ms"], 2),
+        "p99_ms": round(figures["p99_ms"], 2),
+        "errors": sum(figures[k] for k in ("connect", "read", "write", "status", "timeout")),
+        "cpu_ms_per_message": round(cpu * 1000 / ok, 3) if ok else None,
+    }
+
+
+def in_turns(
+    servers: dict[str, Server],
+    rounds: int,
+    warmup: int,
+    seconds: int,
+    postfix_port: int,
+    injected: int,
+) -> tuple[dict, list[float]]:
+    """Every case at every connection count, one after the other, ``rounds`` times over.
+
+    Whatever else runs on the machine lands on the cases of a round alike, so a ratio of two
+    cases is taken within each round (report.evaluate). Postfix's own ``smtp-source`` runs
+    just before and just after the postfix case of every round; their mean is that round's.
+    Returns the samples by case and connection count, and smtp-source's rate per round.
+    """
+    samples: dict[str, dict[str, list[dict]]] = {name: {} for name in servers}
+    source_rates = []
+    for turn in range(1, rounds + 1):
+        for name, server in servers.items():
+            if name == "postfix":
+                before = smtp_source(postfix_port, injected)
+            for connections in CONNECTIONS:
+                figures = sample(server, connections, warmup, seconds)
+                samples[name].setdefault(str(connections), []).append(figures)
+                print(f"  round {turn}: {name} {connections} conns {figures}", file=sys.stderr)
+            if name == "postfix":
+                source_rates.append(round((before + smtp_source(postfix_port, injected)) / 2, 1))
+                print(f"  round {turn}: smtp-source {source_rates[-1]}/s", file=sys.stderr)
+    return samples, source_rates
+
+
+def rows_of(name: str, server: Server, samples: dict[str, list[dict]], startup: float, idle: float):
+    """A case's row per connection count: the median of its rounds."""
+    rows = []
+    for connections in CONNECTIONS:
+        runs = samples[str(connections)]
+        row = {"case": name, "connections": connections, "errors": sum(r["errors"] for r in runs)}
+        for figure in ("requests_per_s", "p50_ms", "p99_ms", "cpu_ms_per_message"):
+            row[figure] = statistics.median(r[figure] for r in runs if r[figure] is not None)
+        rows.append(
+            {
+                **row,
+                "idle_rss_mb": round(idle, 1),
+                "peak_rss_mb": round(server.memory_mb("VmHWM"), 1),
+                "startup_s": round(startup, 3),
+            }
         )
-    print(
-        f"  {name}: "
-        + ", ".join(f"{r['connections']} conns {r['requests_per_s']}/s" for r in rows),
-        file=sys.stderr,
-    )
     return rows
 
 
@@ -277,13 +309,46 @@ def gmail_peer(scratch: Path):
     return SmtpPeer(ca=ca, username="site@example.org", password="abcdefghijklmnop"), ca_file
 
 
+def cases(workdir, postfix_port: int, peer, ca_file: Path) -> dict[str, Server]:
+    """Every case's server, not started, in the order each round loads them."""
+    bare = [sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)]
+    gmail = {
+        "MAIL_TRANSPORT": "gmail",
+        "SMTP_RELAY_HOST": "127.0.0.1",
+        "SMTP_RELAY_PORT": str(peer.port),
+        "SMTP_RELAY_USERNAME": peer.username,
+        "SMTP_RELAY_PASSWORD": peer.password,
+        "SSL_CERT_FILE": str(ca_file),
+    }
+    return {
+        BARE: Server(bare, {}, workdir("bare")),
+        # The same app on the service's own waitress server, whose event loop does not spin
+        # while workers send (dinky_falcon/server.py): the reference for the service's cost.
+        BARE_SERVER: Server(
+            [*bare, "service-server"], {"ENVIRONMENT": "development"}, workdir("bare-server")
+        ),
+        "no transport": service(
+            workdir("discard"), MAIL_TRANSPORT="discard", PLUGINS_DIR=str(BENCH / "plugins")
+        ),
+        "file sink": service(workdir("file"), MAIL_TRANSPORT="file"),
+        "postfix": service(
+            workdir("service-postfix"),
+            MAIL_TRANSPORT="postfix",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(postfix_port),
+        ),
+        "gmail reuse on": service(workdir("gmail-yes"), SMTP_REUSE_CONNECTIONS="yes", **gmail),
+        "gmail reuse off": service(workdir("gmail-no"), SMTP_REUSE_CONNECTIONS="no", **gmail),
+    }
+
+
 def run(quick: bool) -> dict:
-    warmup, seconds, injected = (1, 2, 400) if quick else (3, 15, 4000)
+    rounds, warmup, seconds, injected = (1, 1, 2, 400) if quick else (3, 1, 5, 3000)
     crowd_seconds = 2 if quick else 8
     load = os.getloadavg()
     scratch = Path(tempfile.mkdtemp(prefix="dinky-bench-"))
     scratch.chmod(0o755)  # postfix's own user must reach its queue below
-    rows, crowd_rows, postfix, peer = [], [], None, None
+    rows, servers, postfix, peer = [], {}, None, None
     try:
 
         def workdir(name: str) -> Path:
@@ -291,45 +356,20 @@ def run(quick: bool) -> dict:
             path.mkdir()
             return path
 
-        print("bare Falcon + waitress", file=sys.stderr)
-        bare = Server(
-            [sys.executable, str(BENCH / "bare_app.py"), "{port}", str(THREADS)],
-            {},
-            workdir("bare"),
-        )
-        rows += measure(bare, "bare falcon+waitress", warmup, seconds)
-        print("no transport (discard)", file=sys.stderr)
-        rows += measure(
-            service(
-                workdir("discard"), MAIL_TRANSPORT="discard", PLUGINS_DIR=str(BENCH / "plugins")
-            ),
-            "no transport",
-            warmup,
-            seconds,
-        )
-        print("file sink", file=sys.stderr)
-        rows += measure(
-            service(workdir("file"), MAIL_TRANSPORT="file"), "file sink", warmup, seconds
-        )
-
-        print("postfix (discarding)", file=sys.stderr)
         postfix = start_postfix(scratch)
         smtp_source(postfix.port, injected // 4)  # warm-up
-        # Injected before and after the service's runs, and averaged: the machine's speed
-        # drifts during a run, and the ratio should compare the two under the same drift.
-        source_rates = [smtp_source(postfix.port, injected)]
-        rows += measure(
-            service(
-                workdir("service-postfix"),
-                MAIL_TRANSPORT="postfix",
-                SMTP_HOST="127.0.0.1",
-                SMTP_PORT=str(postfix.port),
-            ),
-            "postfix",
-            warmup,
-            seconds,
-        )
-        source_rates.append(smtp_source(postfix.port, injected))
+        peer, ca_file = gmail_peer(scratch)
+        peer.start()
+        servers = cases(workdir, postfix.port, peer, ca_file)
+        started = {}
+        for name, server in servers.items():
+            startup = server.start()
+            started[name] = startup, server.memory_mb("VmRSS")
+        print(f"{rounds} round(s) of {len(servers)} cases", file=sys.stderr)
+        samples, source_rates = in_turns(servers, rounds, warmup, seconds, postfix.port, injected)
+        for name, server in servers.items():
+            rows += rows_of(name, server, samples[name], *started[name])
+            server.stop()
         print("crowd into postfix", file=sys.stderr)
         crowd_rows = crowd(
             service(
@@ -340,33 +380,12 @@ def run(quick: bool) -> dict:
             ),
             "postfix",
             wrk,
-            warmup,
+            1 if quick else 3,
             crowd_seconds,
         )
-        postfix.stop()
-        postfix = None
-
-        peer, ca_file = gmail_peer(scratch)
-        peer.start()
-        for reuse in ("yes", "no"):
-            print(f"gmail into aiosmtpd, reuse {reuse}", file=sys.stderr)
-            rows += measure(
-                service(
-                    workdir(f"gmail-{reuse}"),
-                    MAIL_TRANSPORT="gmail",
-                    SMTP_RELAY_HOST="127.0.0.1",
-                    SMTP_RELAY_PORT=str(peer.port),
-                    SMTP_RELAY_USERNAME=peer.username,
-                    SMTP_RELAY_PASSWORD=peer.password,
-                    SSL_CERT_FILE=str(ca_file),
-                    SMTP_REUSE_CONNECTIONS=reuse,
-                ),
-                f"gmail reuse {'on' if reuse == 'yes' else 'off'}",
-                warmup,
-                seconds,
-            )
-            peer.messages.clear()
     finally:
+        for server in servers.values():
+            server.stop()
         if postfix is not None:
             postfix.stop()
         if peer is not None:
@@ -376,11 +395,13 @@ def run(quick: bool) -> dict:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
         "machine": machine(),
+        "rounds": rounds,
         "seconds_per_run": seconds,
         "crowd_seconds": crowd_seconds,
         "load_average": " / ".join(f"{x:.1f}" for x in load),
-        "smtp_source_per_s": round(sum(source_rates) / 2, 1),
-        "smtp_source_runs_per_s": [round(rate, 1) for rate in source_rates],
+        "smtp_source_per_s": statistics.median(source_rates),
+        "smtp_source_rounds_per_s": source_rates,
+        "samples": samples,
         "rows": rows,
         "crowd": crowd_rows,
     }
