@@ -8,7 +8,7 @@ import select
 import smtplib
 from collections.abc import Callable
 
-from .deadline import Deadline
+from .deadline import Cutoff, Deadline
 from .resolve import connect
 from .smtp_endpoint import IMPLICIT, OPPORTUNISTIC, STARTTLS, Endpoint
 from .smtp_errors import ReplyLost, SmtpUtf8Missing, StartTlsMissing, reply_text
@@ -21,19 +21,29 @@ def _quiet(step: str) -> None:
 
 class _SMTP(smtplib.SMTP):
     """smtplib's client, its connection's name lookup bounded by the timeout (resolve.py), its
-    socket cut when the send's ``deadline`` is up, the greeting included."""
+    socket cut when the send's ``deadline`` is up, the greeting included. ``cutoff`` is what
+    the deadline of each later send on the connection cuts (deadline.py)."""
 
     def __init__(self, host, port, *, deadline: Deadline | None, **options):
         self.deadline = deadline
+        self.cutoff: Cutoff | None = None
         super().__init__(host, port, **options)
 
     def _get_socket(self, host, port, timeout):  # smtplib's hook for making the socket
         if self.deadline is None:
-            return connect(host, port, timeout)
-        sock = connect(host, port, self.deadline.bounded(timeout))
-        sock.settimeout(timeout)  # each later wait, on this send or the next that reuses it
-        self.deadline.attach(sock)
+            sock = connect(host, port, timeout)
+        else:
+            sock = connect(host, port, self.deadline.bounded(timeout))
+            sock.settimeout(timeout)  # each later wait, on this send or the next that reuses it
+        self.cutoff = Cutoff(sock)
+        if self.deadline is not None:
+            self.deadline.attach(self.cutoff)
         return sock
+
+    def close(self):  # smtplib's own hang-ups (a lost connection, quit()) come here too
+        super().close()
+        if self.cutoff is not None:
+            self.cutoff.close()
 
 
 class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
@@ -41,6 +51,7 @@ class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
 
     def __init__(self, host, port, *, deadline: Deadline | None, **options):
         self.deadline = deadline
+        self.cutoff = None
         smtplib.SMTP_SSL.__init__(self, host, port, **options)
 
 
