@@ -133,8 +133,15 @@ def _transact(
     return _transact_with_data(connection, sender, recipients, data, options)
 
 
+def _path(address: str) -> str:
+    """``<address>``, the path of MAIL FROM or RCPT TO. The envelope holds addr-specs that
+    parse_mailbox accepted (email-validator's dot-atoms), which smtplib.quoteaddr would parse
+    again only to give the same text: a tenth of the transport's CPU per message (issue #19)."""
+    return f"<{address}>"
+
+
 def _mail_from(sender: str, options) -> str:
-    return f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(f' {o}' for o in options)}\r\n"
+    return f"MAIL FROM:{_path(sender)}{''.join(f' {o}' for o in options)}\r\n"
 
 
 def _transact_in_one_write(
@@ -151,7 +158,7 @@ def _transact_in_one_write(
     if _hung_up(connection):
         raise StaleConnection("the server closed the idle connection")  # nothing sent yet
     commands = _mail_from(sender, options) + (
-        f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nBDAT {len(data)} LAST\r\n"
+        f"RCPT TO:{_path(recipient)}\r\nBDAT {len(data)} LAST\r\n"
     )
     # Failing here, the server got less than the BDAT size: it has nothing to deliver.
     connection.send(commands.encode(connection.command_encoding) + data)
@@ -226,7 +233,7 @@ def _envelope_pipelined(connection: smtplib.SMTP, sender: str, recipients, optio
     recipient none instead of one; Postfix and Gmail both offer PIPELINING.
     """
     commands = [_mail_from(sender, options)]
-    commands += [f"RCPT TO:{smtplib.quoteaddr(r)}\r\n" for r in recipients]
+    commands += [f"RCPT TO:{_path(r)}\r\n" for r in recipients]
     try:
         connection.send("".join(commands) + "DATA\r\n")
         mail = _mail_reply(connection.getreply)
