@@ -26,7 +26,7 @@ class SmtpPool:
     """At most ``size`` open connections; idle ones are reused, newest first, then closed.
 
     ``connect(deadline)`` opens a ready connection (greeted, encrypted, logged in) whose socket
-    the deadline cuts. Opening happens in the calling thread, outside the lock, so a slow server
+    the deadline cuts; a reused one's ``cutoff`` is handed to the deadline of its next send. Opening happens in the calling thread, outside the lock, so a slow server
     never blocks the other threads.
     """
 
@@ -118,7 +118,7 @@ class SmtpPool:
         if connection is None:
             return self._connect(deadline), False
         if deadline is not None:
-            deadline.attach(connection.sock)
+            deadline.attach(connection.cutoff)
         return connection, True
 
     def _put_back(self, connection: smtplib.SMTP) -> None:

@@ -8,7 +8,7 @@ import select
 import smtplib
 from collections.abc import Callable
 
-from .deadline import Deadline
+from .deadline import Cutoff, Deadline
 from .resolve import connect
 from .smtp_endpoint import IMPLICIT, OPPORTUNISTIC, STARTTLS, Endpoint
 from .smtp_errors import ReplyLost, SmtpUtf8Missing, StartTlsMissing, reply_text
@@ -21,19 +21,29 @@ def _quiet(step: str) -> None:
 
 class _SMTP(smtplib.SMTP):
     """smtplib's client, its connection's name lookup bounded by the timeout (resolve.py), its
-    socket cut when the send's ``deadline`` is up, the greeting included."""
+    socket cut when the send's ``deadline`` is up, the greeting included. ``cutoff`` is what
+    the deadline of each later send on the connection cuts (deadline.py)."""
 
     def __init__(self, host, port, *, deadline: Deadline | None, **options):
         self.deadline = deadline
+        self.cutoff: Cutoff | None = None
         super().__init__(host, port, **options)
 
     def _get_socket(self, host, port, timeout):  # smtplib's hook for making the socket
         if self.deadline is None:
-            return connect(host, port, timeout)
-        sock = connect(host, port, self.deadline.bounded(timeout))
-        sock.settimeout(timeout)  # each later wait, on this send or the next that reuses it
-        self.deadline.attach(sock)
+            sock = connect(host, port, timeout)
+        else:
+            sock = connect(host, port, self.deadline.bounded(timeout))
+            sock.settimeout(timeout)  # each later wait, on this send or the next that reuses it
+        self.cutoff = Cutoff(sock)
+        if self.deadline is not None:
+            self.deadline.attach(self.cutoff)
         return sock
+
+    def close(self):  # smtplib's own hang-ups (a lost connection, quit()) come here too
+        super().close()
+        if self.cutoff is not None:
+            self.cutoff.close()
 
 
 class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
@@ -41,6 +51,7 @@ class _SMTP_SSL(smtplib.SMTP_SSL, _SMTP):
 
     def __init__(self, host, port, *, deadline: Deadline | None, **options):
         self.deadline = deadline
+        self.cutoff = None
         smtplib.SMTP_SSL.__init__(self, host, port, **options)
 
 
@@ -122,8 +133,15 @@ def _transact(
     return _transact_with_data(connection, sender, recipients, data, options)
 
 
+def _path(address: str) -> str:
+    """``<address>``, the path of MAIL FROM or RCPT TO. The envelope holds addr-specs that
+    parse_mailbox accepted (email-validator's dot-atoms), which smtplib.quoteaddr would parse
+    again only to give the same text: a tenth of the transport's CPU per message (issue #19)."""
+    return f"<{address}>"
+
+
 def _mail_from(sender: str, options) -> str:
-    return f"MAIL FROM:{smtplib.quoteaddr(sender)}{''.join(f' {o}' for o in options)}\r\n"
+    return f"MAIL FROM:{_path(sender)}{''.join(f' {o}' for o in options)}\r\n"
 
 
 def _transact_in_one_write(
@@ -140,7 +158,7 @@ def _transact_in_one_write(
     if _hung_up(connection):
         raise StaleConnection("the server closed the idle connection")  # nothing sent yet
     commands = _mail_from(sender, options) + (
-        f"RCPT TO:{smtplib.quoteaddr(recipient)}\r\nBDAT {len(data)} LAST\r\n"
+        f"RCPT TO:{_path(recipient)}\r\nBDAT {len(data)} LAST\r\n"
     )
     # Failing here, the server got less than the BDAT size: it has nothing to deliver.
     connection.send(commands.encode(connection.command_encoding) + data)
@@ -215,7 +233,7 @@ def _envelope_pipelined(connection: smtplib.SMTP, sender: str, recipients, optio
     recipient none instead of one; Postfix and Gmail both offer PIPELINING.
     """
     commands = [_mail_from(sender, options)]
-    commands += [f"RCPT TO:{smtplib.quoteaddr(r)}\r\n" for r in recipients]
+    commands += [f"RCPT TO:{_path(r)}\r\n" for r in recipients]
     try:
         connection.send("".join(commands) + "DATA\r\n")
         mail = _mail_reply(connection.getreply)
