@@ -11,6 +11,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from .log_writer import info
+
 log = logging.getLogger("dinky_falcon.messages")
 
 # What became of a message: the transport accepted it, refused it for good, failed (retry
@@ -66,7 +68,7 @@ class MessageEvent:
 def log_message(event: MessageEvent) -> None:
     fields = event.fields()
     text = " ".join([f"{name}={value}" for name, value in fields.items() if name != "message_id"])
-    log.info("message %s %s", event.message_id or "-", text, extra={"fields": fields})
+    info(log, "message %s %s", event.message_id or "-", text, fields=fields)
 
 
 def replayed(answer, request, **caller) -> MessageEvent:
