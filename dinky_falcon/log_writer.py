@@ -18,8 +18,7 @@ def info(logger: logging.Logger, msg: str, *args, fields: dict | None = None) ->
     When the logger is on for INFO, has no filter, and the one handler it reaches is the
     writer (no filter, with configure_logging's formatter), the line is formatted here and
     joins the writer's batch. A handler, a filter, a level or a formatter from the
-    operator's logging config, or
-    pytest's caplog, gets the record as before."""
+    operator's logging config, or pytest's caplog, gets the record as before."""
     writer = _sole_writer(logger)
     if writer is not None:
         try:
