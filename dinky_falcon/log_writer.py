@@ -23,7 +23,7 @@ def info(logger: logging.Logger, msg: str, *args, fields: dict | None = None) ->
     if writer is not None:
         try:
             levelname = logging.getLevelName(logging.INFO)
-            line = writer.formatter.line(now(), levelname, logger.name, _message(msg, args), fields)
+            line = writer.line(now(), levelname, logger.name, _message(msg, args), fields)
         except Exception:  # noqa: BLE001 - the record's way reports it, as before
             pass
         else:
@@ -41,17 +41,26 @@ def _message(msg, args: tuple) -> str:
 
 def _sole_writer(logger: logging.Logger) -> "Batched | None":
     """The writer that alone would handle ``logger``'s INFO record, as it would; else None."""
-    if logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO):
+    if logger.disabled or logger.filters or not logger.isEnabledFor(INFO):
         return None
     found = None
     node = logger
     while node:
         for handler in node.handlers:
-            if found is not None or type(handler) is not Batched or not handler.writes_lines:
+            if (
+                found is not None
+                or type(handler) is not Batched
+                or handler.filters
+                or handler.level > INFO
+                or handler.line is None
+            ):
                 return None
             found = handler
         node = node.parent if node.propagate else None
     return found
+
+
+INFO = logging.INFO
 
 
 class Batched(logging.Handler):
@@ -77,9 +86,15 @@ class Batched(logging.Handler):
         self.writer.start()
 
     @property
-    def writes_lines(self) -> bool:
-        """Whether ``add(formatter.line(...))`` writes what ``handle`` of an INFO record would."""
-        return not self.filters and self.level <= logging.INFO and has_line(self.formatter)
+    def formatter(self) -> logging.Formatter | None:
+        return self._formatter
+
+    @formatter.setter
+    def formatter(self, formatter: logging.Formatter | None) -> None:
+        """Also sets ``line``: the formatter's ``line`` when it writes what its ``format``
+        writes for an INFO record without a traceback (log_lines.has_line), else None."""
+        self._formatter = formatter
+        self.line = formatter.line if has_line(formatter) else None
 
     def emit(self, record: logging.LogRecord) -> None:  # called with self.lock held
         try:
