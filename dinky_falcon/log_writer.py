@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 from .log_lines import has_line, now
 
+INFO = logging.INFO
+
 
 def info(logger: logging.Logger, msg: str, *args, fields: dict | None = None) -> None:
     """``logger.info(msg, *args, extra={"fields": fields})``: the same line, and without a
@@ -22,7 +24,7 @@ def info(logger: logging.Logger, msg: str, *args, fields: dict | None = None) ->
     writer = _sole_writer(logger)
     if writer is not None:
         try:
-            levelname = logging.getLevelName(logging.INFO)
+            levelname = logging.getLevelName(INFO)
             line = writer.line(now(), levelname, logger.name, _message(msg, args), fields)
         except Exception:  # noqa: BLE001 - the record's way reports it, as before
             pass
@@ -58,9 +60,6 @@ def _sole_writer(logger: logging.Logger) -> "Batched | None":
             found = handler
         node = node.parent if node.propagate else None
     return found
-
-
-INFO = logging.INFO
 
 
 class Batched(logging.Handler):
