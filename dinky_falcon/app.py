@@ -14,6 +14,7 @@ from .config.settings import Settings
 from .forms.resource import FormResource
 from .guard.build import build_guards
 from .idempotency import open_store
+from .log_writer import info
 from .logs import configure_logging
 from .mailer import Mailer
 from .web.body import REPLAYED_HEADER
@@ -50,7 +51,8 @@ class AccessLog:
     def process_response(self, req, resp, resource, req_succeeded):
         elapsed = (time.perf_counter() - req.context.started) * 1000
         key = req.context.get("api_key")
-        access_log.info(
+        info(
+            access_log,
             "%s %s %s %.1fms%s",
             req.method,
             req.path,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import dns.exception
 import dns.resolver
 
-from .logs import printable
+from .log_lines import printable
 from .mail.dkim import SigningKey, load_key
 
 TTL = 3600
