@@ -1,9 +1,9 @@
 """The development sink: one atomically written, parseable .eml per message."""
 
 import errno
+import json
 import os
 import re
-import stat
 from pathlib import Path
 
 import pytest
@@ -55,54 +55,57 @@ def test_a_vanished_outbox_is_a_503_the_caller_can_retry(make_client, tmp_path):
     assert "outbox" in result.json["details"]
 
 
-def _record_disk_calls(monkeypatch):
-    """What the sink asks of the disk, in order: fsync of a file or a directory, renames."""
-    calls = []
-    fsync, replace = os.fsync, os.replace
-
-    def recording_fsync(fd):
-        calls.append("fsync dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
-        return fsync(fd)
-
-    def recording_replace(source, target):
-        name = Path(target).name
-        calls.append("rename envelope" if name.endswith(".envelope.json") else "rename eml")
-        return replace(source, target)
-
-    monkeypatch.setattr(os, "fsync", recording_fsync)
-    monkeypatch.setattr(os, "replace", recording_replace)
-    return calls
-
-
-def test_contents_are_fsynced_before_the_renames_and_the_directory_once_after(
+def test_the_envelope_is_whole_before_the_eml_appears_and_no_request_waits_for_the_disk(
     make_client, tmp_path, monkeypatch
 ):
     client, _ = make_client(MAIL_TRANSPORT="file")
-    calls = _record_disk_calls(monkeypatch)
-    assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
-    # Both files' contents on disk, the envelope renamed before the .eml, then one fsync of
-    # the directory for both renames, before the 200.
-    assert calls == ["fsync file", "fsync file", "rename envelope", "rename eml", "fsync dir"]
-    names = sorted(p.name for p in (tmp_path / "outbox").iterdir())
-    assert len(names) == 2 and names[0].endswith(".eml") and names[1].endswith(".envelope.json")
-    assert names[0][: -len(".eml")] == names[1][: -len(".envelope.json")]
+    outbox, replace, seen = tmp_path / "outbox", os.replace, []
+
+    def watching_replace(source, target):
+        # What the outbox page would find at the moment the .eml appears under its name.
+        envelope = Path(str(target)[: -len(".eml")] + ".envelope.json")
+        seen.append((Path(target).name, json.loads(envelope.read_text())))
+        return replace(source, target)
+
+    def no_fsync(fd):
+        raise AssertionError("a request waited for the disk")
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    answer = client.simulate_post("/send", json=SEED_REQUEST)
+    assert answer.status_code == 200
+    ((name, envelope),) = seen
+    assert name.endswith(".eml") and envelope["message_id"] == answer.json["id"]
+    assert envelope["recipients"] == ["recipient@example.org"]
+    names = sorted(p.name for p in outbox.iterdir())
+    assert names == [name, name[: -len(".eml")] + ".envelope.json"]
 
 
-def test_a_failed_write_leaves_neither_file_nor_temporary_file(make_client, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failing", ["the .eml's write", "the .eml's rename"])
+def test_a_failed_write_leaves_neither_file_nor_temporary_file(
+    make_client, tmp_path, monkeypatch, failing
+):
     client, _ = make_client(MAIL_TRANSPORT="file")
-    fsync, count = os.fsync, []
+    write, replace, writes = os.write, os.replace, []
 
-    def failing_second_fsync(fd):
-        count.append(fd)
-        if len(count) == 2:  # the .eml's content
+    def failing_second_write(fd, data):
+        writes.append(fd)
+        if len(writes) == 2:  # the envelope is written first, then the .eml
             raise OSError(errno.ENOSPC, "No space left on device")
-        return fsync(fd)
+        return write(fd, data)
 
-    monkeypatch.setattr(os, "fsync", failing_second_fsync)
+    def failing_replace(source, target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if failing == "the .eml's write":
+        monkeypatch.setattr(os, "write", failing_second_write)
+    else:
+        monkeypatch.setattr(os, "replace", failing_replace)
     result = client.simulate_post("/send", json=SEED_REQUEST)
     assert result.status_code == 503  # temporary: the client may retry
     assert "No space left on device" in result.json["details"]
     assert list((tmp_path / "outbox").iterdir()) == []
-    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "replace", replace)
     assert client.simulate_post("/send", json=SEED_REQUEST).status_code == 200
     assert len(list((tmp_path / "outbox").iterdir())) == 2
