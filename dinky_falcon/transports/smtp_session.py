@@ -40,6 +40,15 @@ class _SMTP(smtplib.SMTP):
             self.deadline.attach(self.cutoff)
         return sock
 
+    def connect(self, host="localhost", port=0, source_address=None):
+        # smtplib closes nothing when making the socket fails after the Cutoff was made (an
+        # implicit TLS handshake refused): its duplicate would stay open until collected.
+        try:
+            return super().connect(host, port, source_address)
+        except BaseException:
+            self.close()
+            raise
+
     def close(self):  # smtplib's own hang-ups (a lost connection, quit()) come here too
         super().close()
         if self.cutoff is not None:

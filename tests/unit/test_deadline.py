@@ -6,13 +6,15 @@ from __future__ import annotations
 import gc
 import os
 import smtplib
+import ssl
 import time
 import weakref
 
 import pytest
 
 from dinky_falcon.transports.deadline import Deadline
-from dinky_falcon.transports.smtp import PLAIN, Endpoint, SmtpTransport
+from dinky_falcon.transports.smtp import IMPLICIT, PLAIN, Endpoint, SmtpTransport
+from dinky_falcon.transports.smtp_session import open_connection
 from support.smtp_peer import SmtpPeer
 
 
@@ -97,3 +99,22 @@ def test_a_deadline_that_comes_after_an_ended_one_still_expires_on_time():
         assert not later.expired
         time.sleep(0.4)
         assert later.expired
+
+
+def test_a_refused_implicit_tls_handshake_leaves_no_descriptor_open():
+    # A plain SMTP server on the port that TLS from the first byte expects (a wrong SMTP_PORT).
+    with SmtpPeer() as peer:
+        endpoint = Endpoint(
+            host=peer.host,
+            port=peer.port,
+            tls=IMPLICIT,
+            timeout=5,
+            local_hostname="test",
+            verify=False,
+        )
+        with Deadline(5) as deadline, pytest.raises(ssl.SSLError) as refused:
+            open_connection(endpoint, deadline=deadline)
+        # Still held by the error (as a log record or a chained error holds it): not left
+        # to the garbage collector to close.
+        assert refused.value is not None
+        assert descriptors_to(peer) == 0
