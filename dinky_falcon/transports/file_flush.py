@@ -33,6 +33,11 @@ class Flusher:
         self.directory = directory
         self.interval = interval
         self.error: OSError | None = None
+        # One descriptor for the Flusher's life: syncfs reports a failed write-back only to a
+        # descriptor opened before it failed (the kernel samples the error state at open),
+        # so a descriptor opened for each sync could miss the failure of the interval before.
+        self._descriptor: int | None = _open_directory(directory)
+        self._descriptor_lock = threading.Lock()
         self._pending = threading.Event()  # something was written since the last sync began
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-flush", daemon=True)
@@ -58,11 +63,15 @@ class Flusher:
     def flush(self) -> None:
         """Syncs now: what was written before this call is on disk when it returns."""
         try:
-            descriptor = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                _sync_filesystem()(descriptor)
-            finally:
-                os.close(descriptor)
+            with self._descriptor_lock:
+                if self._descriptor is not None:
+                    _sync_filesystem()(self._descriptor)
+                else:  # after close(): a message sent late is synced before it is answered
+                    descriptor = _open_directory(self.directory)
+                    try:
+                        _sync_filesystem()(descriptor)
+                    finally:
+                        os.close(descriptor)
         except OSError as exc:
             if self.error is None:
                 log.error(
@@ -86,8 +95,16 @@ class Flusher:
         self._pending.set()
         self._thread.join()
         self.flush()
+        with self._descriptor_lock:
+            descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)
         if self.error is not None:
             raise self.error
+
+
+def _open_directory(directory: Path) -> int:
+    return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 @functools.cache

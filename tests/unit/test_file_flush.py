@@ -95,3 +95,26 @@ def test_the_system_sync_reports_its_failure():
     with pytest.raises(OSError) as failed:
         file_flush._sync_filesystem()(-1)  # not a descriptor
     assert failed.value.errno == errno.EBADF
+
+
+def test_every_sync_goes_through_a_descriptor_held_since_the_sink_started(tmp_path, monkeypatch):
+    # syncfs reports a failed write-back only to descriptors opened before the failure: one
+    # opened for each sync would miss what failed in the interval before it.
+    used, real = [], file_flush._sync_filesystem()
+
+    def recording_sync(descriptor):
+        used.append(descriptor)
+        real(descriptor)
+
+    monkeypatch.setattr(file_flush, "_sync_filesystem", lambda: recording_sync)
+    transport = build_transport("file", OUTBOX_DIR=str(tmp_path / "outbox"))
+    try:
+        open_at_start = set(os.listdir("/proc/self/fd"))
+        for subject in ("one", "two"):
+            before = len(used)
+            transport.send(*make_message(subject=subject))
+            eventually(lambda before=before: len(used) > before)
+        assert {str(descriptor) for descriptor in used} <= open_at_start
+        assert os.path.samestat(os.fstat(used[0]), os.stat(transport.directory))
+    finally:
+        transport.close()
