@@ -35,7 +35,11 @@ class _SMTP(smtplib.SMTP):
         else:
             sock = connect(host, port, self.deadline.bounded(timeout))
             sock.settimeout(timeout)  # each later wait, on this send or the next that reuses it
-        self.cutoff = Cutoff(sock)
+        try:
+            self.cutoff = Cutoff(sock)
+        except OSError:  # no descriptor left for the duplicate: none for the socket either
+            sock.close()
+            raise
         if self.deadline is not None:
             self.deadline.attach(self.cutoff)
         return sock

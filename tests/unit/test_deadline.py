@@ -3,8 +3,10 @@ bounds a send on a pooled connection, and costs a send nothing it need not (issu
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
+import resource
 import smtplib
 import ssl
 import time
@@ -118,3 +120,18 @@ def test_a_refused_implicit_tls_handshake_leaves_no_descriptor_open():
         # to the garbage collector to close.
         assert refused.value is not None
         assert descriptors_to(peer) == 0
+
+
+def test_a_connection_without_a_descriptor_left_for_its_duplicate_closes_its_socket(peer):
+    endpoint = Endpoint(host=peer.host, port=peer.port, tls=PLAIN, timeout=5, local_hostname="test")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    free = [fd for fd in range(soft) if not os.path.exists(f"/proc/self/fd/{fd}")]
+    # One descriptor left below the limit: the socket gets it, its duplicate cannot.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free[1], hard))
+    try:
+        with pytest.raises(OSError) as failed:
+            open_connection(endpoint)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert failed.value.errno == errno.EMFILE
+    assert descriptors_to(peer) == 0  # while the error is still held
