@@ -4,6 +4,7 @@ logging config puts in the way (a handler, a filter, a level, a formatter) still
 or changes the record as before."""
 
 import io
+import json
 import logging
 import time
 
@@ -212,3 +213,24 @@ def test_while_serving_a_sends_two_lines_make_no_log_record(make_client, monkeyp
     message, access = stream.getvalue().splitlines()  # the access line when the answer is done
     assert " INFO dinky_falcon.access: POST /send 200 " in access
     assert f" INFO dinky_falcon.messages: message {answer.json['id']} transport=memory" in message
+
+
+@given(st.text(), st.text())
+def test_what_a_client_wrote_never_forges_a_line_or_a_json_key(path, key_label):
+    """The access line's path and key label, any text at all (CR LF, U+2028, escape
+    sequences, lone surrogates): one line in the log, and in JSON only the line's own keys."""
+    access = "%s %s %s %.1fms%s", "GET", path, "404", 1.5, f" key={key_label}"
+    with pytest.MonkeyPatch.context() as patch:
+        for log_format in FORMATTERS:
+            written, _, records = served(
+                patch, log_format, as_before, lambda logger: info(logger, *access)
+            )
+            (line,) = written.splitlines()  # str.splitlines breaks at every line separator
+            assert records == 0
+            if log_format == "json":
+                assert line.isascii()  # U+2028 and its kind escaped too
+                entry = json.loads(line)
+                assert list(entry) == ["time", "level", "logger", "message"]
+                assert entry["message"] == access[0] % access[1:]
+            else:
+                assert line.isprintable()
