@@ -17,9 +17,10 @@ def info(logger: logging.Logger, msg: str, *args, fields: dict | None = None) ->
 
     A record, its trip through the loggers and handlers and its formatting were a fifth of
     the floor's CPU (cProfile, bench/cpu_profile.py discard), for two lines per request.
-    When the logger is on for INFO, has no filter, and the one handler it reaches is the
-    writer (no filter, with configure_logging's formatter), the line is formatted here and
-    joins the writer's batch. A handler, a filter, a level or a formatter from the
+    When the logger is on for INFO, has no filter, records are logging's own (no
+    setLogRecordFactory), and the one handler it reaches is the writer (no filter, with
+    configure_logging's formatter), the line is formatted here and joins the writer's
+    batch. A handler, a filter, a level, a record factory or a formatter from the
     operator's logging config, or pytest's caplog, gets the record as before."""
     writer = _sole_writer(logger)
     if writer is not None:
@@ -43,7 +44,12 @@ def _message(msg, args: tuple) -> str:
 
 def _sole_writer(logger: logging.Logger) -> "Batched | None":
     """The writer that alone would handle ``logger``'s INFO record, as it would; else None."""
-    if logger.disabled or logger.filters or not logger.isEnabledFor(INFO):
+    if (
+        logger.disabled
+        or logger.filters
+        or logging.getLogRecordFactory() is not logging.LogRecord  # the operator's records
+        or not logger.isEnabledFor(INFO)
+    ):
         return None
     found = None
     node = logger

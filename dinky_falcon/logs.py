@@ -40,16 +40,27 @@ def written_by_one_thread(delay: float = 0.05) -> Iterator[None]:
     replaced = [h for h in root.handlers if type(h) is logging.StreamHandler]
     batched = [Batched(handler, delay) for handler in replaced]
     for handler, batch in zip(replaced, batched, strict=True):
-        root.removeHandler(handler)
-        root.addHandler(batch)
+        _swap(root, handler, batch)
     try:
         with _records_without_callers():
             yield
     finally:
         for handler, batch in zip(replaced, batched, strict=True):
-            root.removeHandler(batch)
-            batch.close()  # writes what is left
-            root.addHandler(handler)
+            # Closed while in place: a line logged meanwhile (a worker thread finishing its
+            # request) joins the last batch, or once that is written is written at once.
+            batch.close()
+            _swap(root, batch, handler)
+
+
+def _swap(logger: logging.Logger, old: logging.Handler, new: logging.Handler) -> None:
+    """``new`` in ``old``'s place in one step: a record logged meanwhile finds one of them,
+    never neither (removed, then added: the line was lost) nor both (written twice)."""
+    with logging._lock:  # what addHandler and removeHandler hold
+        handlers = logger.handlers
+        if old in handlers:
+            handlers[handlers.index(old)] = new
+        else:  # the operator's config took it away meanwhile
+            handlers.append(new)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ logging config puts in the way (a handler, a filter, a level, a formatter) still
 or changes the record as before."""
 
 import io
+import json
 import logging
 import time
 
@@ -71,22 +72,36 @@ def served(monkeypatch, log_format: str, configure, log) -> tuple[str, list[str]
     other.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s %(fields)s"))
     received = []
     other.emit = lambda record: received.append(other.format(record))
-    records = []
-    make_record = logging.getLogRecordFactory()
-
-    def counted(*args, **kwargs):
-        records.append(args)
-        return make_record(*args, **kwargs)
-
-    logging.setLogRecordFactory(counted)
+    records = counted_records(monkeypatch)
     try:
         with written_by_one_thread(delay=0.01):
             configure(logger, parent, root.handlers[0], other)
             log(logger)
     finally:
-        logging.setLogRecordFactory(make_record)
+        logging.setLogRecordFactory(logging.LogRecord)
         logging.disable(logging.NOTSET)
     return stream.getvalue(), received, len(records)
+
+
+def counted_records(monkeypatch) -> list:
+    """Each LogRecord made from now on (the record factory left as it is: it is the
+    operator's, and one of their own gets the record)."""
+    records = []
+    make = logging.LogRecord.__init__
+
+    def counted(record, *args, **kwargs):
+        records.append(args[0])
+        make(record, *args, **kwargs)
+
+    monkeypatch.setattr(logging.LogRecord, "__init__", counted)
+    return records
+
+
+def redacted(*args, **kwargs) -> logging.LogRecord:
+    """A record factory of the operator's that edits each record's message."""
+    record = logging.LogRecord(*args, **kwargs)
+    record.msg, record.args = "redacted", ()
+    return record
 
 
 def as_before(logger, parent, writer, other):
@@ -113,6 +128,9 @@ CONFIGS = {
     "logging.disable": lambda logger, parent, writer, other: logging.disable(logging.INFO),
     "dictConfig's disable_existing_loggers": lambda logger, parent, writer, other: setattr(
         logger, "disabled", True
+    ),
+    "a record factory that edits": lambda logger, parent, writer, other: (
+        logging.setLogRecordFactory(redacted)
     ),
     "another formatter on the writer": lambda logger, parent, writer, other: writer.setFormatter(
         logging.Formatter("%(levelname)s:%(name)s:%(message)s")
@@ -188,17 +206,31 @@ def test_while_serving_a_sends_two_lines_make_no_log_record(make_client, monkeyp
     target.setFormatter(OneLinePerEvent(LINE))
     monkeypatch.setattr(root, "handlers", [target])
     monkeypatch.setattr(root, "level", logging.INFO)
-    records = []
-    make_record = logging.getLogRecordFactory()
-    logging.setLogRecordFactory(
-        lambda *args, **kw: records.append(args[0]) or make_record(*args, **kw)
-    )
-    try:
-        with written_by_one_thread(delay=0.01):
-            answer = client.simulate_post("/send", json=SEED_REQUEST)
-    finally:
-        logging.setLogRecordFactory(make_record)
+    records = counted_records(monkeypatch)
+    with written_by_one_thread(delay=0.01):
+        answer = client.simulate_post("/send", json=SEED_REQUEST)
     assert answer.status_code == 200 and records == []
     message, access = stream.getvalue().splitlines()  # the access line when the answer is done
     assert " INFO dinky_falcon.access: POST /send 200 " in access
     assert f" INFO dinky_falcon.messages: message {answer.json['id']} transport=memory" in message
+
+
+@given(st.text(), st.text())
+def test_what_a_client_wrote_never_forges_a_line_or_a_json_key(path, key_label):
+    """The access line's path and key label, any text at all (CR LF, U+2028, escape
+    sequences, lone surrogates): one line in the log, and in JSON only the line's own keys."""
+    access = "%s %s %s %.1fms%s", "GET", path, "404", 1.5, f" key={key_label}"
+    with pytest.MonkeyPatch.context() as patch:
+        for log_format in FORMATTERS:
+            written, _, records = served(
+                patch, log_format, as_before, lambda logger: info(logger, *access)
+            )
+            (line,) = written.splitlines()  # str.splitlines breaks at every line separator
+            assert records == 0
+            if log_format == "json":
+                assert line.isascii()  # U+2028 and its kind escaped too
+                entry = json.loads(line)
+                assert list(entry) == ["time", "level", "logger", "message"]
+                assert entry["message"] == access[0] % access[1:]
+            else:
+                assert line.isprintable()

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dinky_falcon.log_writer import info
 from dinky_falcon.logs import OneLinePerEvent, configure_logging, written_by_one_thread
 
 
@@ -67,6 +68,39 @@ def test_while_serving_a_thread_of_its_own_writes_the_log_and_nothing_is_lost(mo
     (writer,) = stream.threads
     assert writer not in workers | {threading.get_ident()}
     assert root.handlers == [handler]  # as before serving
+
+
+def test_a_line_logged_while_the_writer_closes_is_written_after_the_ones_before_it(monkeypatch):
+    """A worker thread still finishing its request as serving ends: its line is neither lost
+    (the writer taken away before it closed, the original not yet back) nor written before
+    the lines it follows."""
+    root = logging.getLogger()
+    stream = _StuckStream()
+    monkeypatch.setattr(root, "handlers", [logging.StreamHandler(stream)])
+    monkeypatch.setattr(root, "level", logging.INFO)
+    log = logging.getLogger("dinky_falcon.test")
+    serving = threading.Event()
+    writers = []
+
+    def serve_and_stop():
+        with written_by_one_thread(delay=0.01):
+            writers.extend(root.handlers)
+            info(log, "last request")
+            serving.set()
+        info(log, "stopped")
+
+    stopping = threading.Thread(target=serve_and_stop, daemon=True)
+    stopping.start()
+    assert serving.wait(5)
+    (writer,) = writers
+    deadline = time.monotonic() + 5
+    while not writer.closing:  # closing, stuck writing "last request"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    info(log, "finishing")
+    stream.opened.set()
+    stopping.join(5)
+    assert stream.getvalue() == "last request\nfinishing\nstopped\n"
 
 
 def test_while_serving_lines_are_written_within_the_delay(monkeypatch):
