@@ -122,16 +122,19 @@ class SmtpPool:
         return connection, True
 
     def _put_back(self, connection: smtplib.SMTP) -> None:
-        if self._closed.is_set() or not self._reuse:
-            _close(connection)
-            return
+        # Closed or not, looked at under the lock that close()'s sweep of the idle ones takes:
+        # a close() between the look and the append would leave this one open for ever.
         with self._lock:
-            self._idle.append((time.monotonic(), connection))
-            if self._reaper is None:
-                self._reaper = threading.Thread(
-                    target=self._reap, name="dinky-falcon-smtp-reaper", daemon=True
-                )
-                self._reaper.start()
+            keep = self._reuse and not self._closed.is_set()
+            if keep:
+                self._idle.append((time.monotonic(), connection))
+                if self._reaper is None:
+                    self._reaper = threading.Thread(
+                        target=self._reap, name="dinky-falcon-smtp-reaper", daemon=True
+                    )
+                    self._reaper.start()
+        if not keep:
+            _close(connection)
 
     def _put_back_if_reset(self, connection: smtplib.SMTP) -> None:
         try:
