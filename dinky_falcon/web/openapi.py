@@ -19,7 +19,7 @@ from .openapi_common import (
     json_response,
 )
 from .openapi_forms import add_form_paths
-from .schemas import AttachmentSchema, SendSchema
+from .schemas import MAX_REPLY_TO, AttachmentSchema, SendSchema
 
 # What any guarded endpoint may answer before its own work starts (docs/security.md).
 GUARD_RESPONSES = {
@@ -227,7 +227,32 @@ def build_spec(send_schema: SendSchema, forms=()) -> dict:
     )
     if forms:
         add_form_paths(spec, sorted(form.name for form in forms))
-    return spec.to_dict()
+    return _with_item_limits(spec.to_dict(), send_schema)
+
+
+def _with_item_limits(document: dict, send_schema: SendSchema) -> dict:
+    """``maxItems`` on the lists SendSchema counts before it parses them (``counts_first``):
+    apispec cannot see those limits, some of which are configured."""
+    limits = {
+        "to": send_schema.max_recipients,  # to, cc and bcc together: none alone has more
+        "cc": send_schema.max_recipients,
+        "bcc": send_schema.max_recipients,
+        "reply_to": MAX_REPLY_TO,
+        "attachments": send_schema.max_attachments,
+    }
+    properties = document["components"]["schemas"]["SendRequest"]["properties"]
+    for name, limit in limits.items():
+        # New dicts: apispec's output shares the fields' schemas between properties.
+        schema = dict(properties[name])
+        if schema.get("type") == "array":
+            schema["maxItems"] = limit
+        else:  # one address, or a list of them
+            schema["oneOf"] = [
+                dict(one, maxItems=limit) if one.get("type") == "array" else one
+                for one in schema["oneOf"]
+            ]
+        properties[name] = schema
+    return document
 
 
 class OpenApiResource:

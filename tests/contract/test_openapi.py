@@ -222,3 +222,33 @@ def test_the_forms_are_documented_when_there_are_forms_and_answer_as_documented(
 
 def test_without_forms_the_document_has_no_form_paths(document):
     assert not any(path.startswith("/forms") for path in document["paths"])
+
+
+@pytest.mark.parametrize(
+    "field, limit, item",
+    [
+        ("to", 3, "r{}@example.org"),
+        ("cc", 3, "r{}@example.org"),
+        ("bcc", 3, "r{}@example.org"),
+        ("reply_to", 10, "r{}@example.org"),
+        ("attachments", 2, {"filename": "a{}.txt", "content": "YQ=="}),
+    ],
+)
+def test_the_documents_list_limits_are_the_ones_the_api_enforces(make_client, field, limit, item):
+    client, _ = make_client(MAX_RECIPIENTS="3", MAX_ATTACHMENTS="2")
+    validator = schema_validator(client.simulate_get("/openapi.json").json, "SendRequest")
+
+    def request(count: int) -> dict:
+        items = [
+            {k: v.format(i) for k, v in item.items()} if isinstance(item, dict) else item.format(i)
+            for i in range(count)
+        ]
+        return dict(SEED_REQUEST, **{field: items})
+
+    over = request(limit + 1)
+    assert not validator.is_valid(over)
+    assert client.simulate_post("/send", json=over).status_code == 422
+    if field not in ("cc", "bcc"):  # beside "to", what counts is the total: not a list's own
+        at_most = request(limit)
+        assert validator.is_valid(at_most)
+        assert client.simulate_post("/send", json=at_most).status_code == 200
