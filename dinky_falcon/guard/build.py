@@ -13,12 +13,13 @@ from .clientip import client_ip
 from .origin import OriginCheck
 from .policy import MailPolicy
 from .ratelimit import RateLimit, RateLimiter, make_storage
+from .rebinding import RefuseReboundNames
 
 
 @dataclass(frozen=True)
 class Guards:
     before_cors: list  # the Origin check
-    after_cors: list  # per-IP limit, API key, per-key limit
+    after_cors: list  # rebound names (development without keys), per-IP limit, API key, per-key
     form_limit: RateLimit  # RATE_LIMIT per form and client IP; forms' resource enforces it
     client_ip: Callable  # req -> the client's address (TRUSTED_PROXIES)
     policy: MailPolicy
@@ -49,10 +50,14 @@ def build_guards(
 
     per_ip = RateLimit(limiter, settings.rate_limit_items, "ip", anonymous_ip)
     per_key = RateLimit(limiter, settings.rate_limit_per_key_items, "key", key_label)
+    # Without keys nothing but the Host name keeps a rebound page from sending (rebinding.py).
+    unkeyed_development = settings.environment == "development" and not settings.api_keys
+    rebound = [RefuseReboundNames(settings.port)] if unkeyed_development else []
     return Guards(
         # In the chain only what has something to check: each middleware costs every request.
         before_cors=[] if origins == "*" else [OriginCheck(origins)],
-        after_cors=[guard for guard in (per_ip, auth, per_key) if guard is auth or guard.limits],
+        after_cors=rebound
+        + [guard for guard in (per_ip, auth, per_key) if guard is auth or guard.limits],
         form_limit=RateLimit(limiter, settings.rate_limit_items, "form", lambda req: None),
         client_ip=ip,
         policy=MailPolicy(
