@@ -1,11 +1,11 @@
 import pytest
 import trustme
-from falcon import testing
 
 from dinky_falcon.app import create_app
 from dinky_falcon.config.settings import Settings
 from dinky_falcon.mailer import Mailer
 from support.browser import headless_chromium
+from support.clients import loopback_client
 from support.live_server import LiveServer
 from support.redis_peer import RedisPeer
 from support.smtp_peer import SmtpPeer
@@ -41,11 +41,7 @@ def make_client(make_settings):
         settings = make_settings(**variables)
         mailer = Mailer.from_settings(settings)
         mailers.append(mailer)
-        # As the developer's own tools ask for it: without API keys, /send and the forms
-        # answer only at loopback names (guard/rebinding.py), and falcon's default Host is
-        # falconframework.org.
-        app = create_app(settings, mailer=mailer)
-        return testing.TestClient(app, headers={"Host": "localhost:20001"}), mailer
+        return loopback_client(create_app(settings, mailer=mailer)), mailer
 
     yield make
     for mailer in mailers:

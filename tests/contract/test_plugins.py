@@ -4,7 +4,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from falcon import testing
 
 import dinky_falcon
 from dinky_falcon import ConfigError, MessageRefused, TransportError, hookimpl
@@ -13,6 +12,7 @@ from dinky_falcon.cli import main
 from dinky_falcon.errors import PluginError
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager, transport_registry
+from support.clients import loopback_client
 from support.samples import SEED_REQUEST
 
 REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
@@ -31,7 +31,7 @@ def client_with(make_settings):
             pm.register(plugin, name=name)
             registered.append((pm, plugin))
         mailer = Mailer.from_settings(settings, pm)
-        return testing.TestClient(create_app(settings, mailer=mailer)), mailer
+        return loopback_client(create_app(settings, mailer=mailer)), mailer
 
     yield make
     for pm, plugin in registered:

@@ -335,16 +335,15 @@ class TagRecorder:
 
 
 def test_tags_are_a_header_and_reach_the_hooks_on_the_envelope(make_settings, smtp_server):
-    from falcon import testing
-
     from dinky_falcon.app import create_app
+    from support.clients import loopback_client
 
     settings = make_settings()
     pm = make_plugin_manager(settings)
     recorder = TagRecorder()
     pm.register(recorder)
     mailer = Mailer.from_settings(settings, pm)
-    client = testing.TestClient(create_app(settings, mailer=mailer))
+    client = loopback_client(create_app(settings, mailer=mailer))
     sent = mailer.transports[0][1].sent
     _, message = send_and_receive(
         client, sent, smtp_server, dict(SEED_REQUEST, tags=["contact-form", "site:example.org"])

@@ -6,12 +6,12 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from falcon import testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dinky_falcon.app import create_app
 from dinky_falcon.mailer import Mailer
+from support.clients import loopback_client
 from support.samples import parse_mail
 
 quick = settings(
@@ -37,7 +37,7 @@ def service(make_settings):
         MAX_ATTACHMENT_BYTES="2000",
     )
     mailer = Mailer.from_settings(settings_)
-    yield testing.TestClient(create_app(settings_, mailer=mailer)), mailer.transports[0][1].sent
+    yield loopback_client(create_app(settings_, mailer=mailer)), mailer.transports[0][1].sent
     mailer.close()
 
 

@@ -5,7 +5,6 @@ import time
 
 import pytest
 import redis
-from falcon import testing
 
 from dinky_falcon.app import create_app
 from dinky_falcon.errors import ConfigError, TransportError
@@ -21,6 +20,7 @@ from dinky_falcon.idempotency import (
 )
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
+from support.clients import loopback_client
 from support.redis_peer import RedisPeer
 from support.samples import SEED_REQUEST
 from support.smtp_peer import free_port
@@ -190,7 +190,7 @@ def app(make_settings):
     store = open_store(settings)
     mailer = Mailer.from_settings(settings)
     yield (
-        testing.TestClient(create_app(settings, mailer=mailer, idempotency=store)),
+        loopback_client(create_app(settings, mailer=mailer, idempotency=store)),
         mailer.transports[0][1].sent,
         store,
     )
@@ -283,7 +283,7 @@ def test_a_failed_send_frees_the_key_for_the_retry(make_settings):
     pm = make_plugin_manager(settings)
     pm.register(FailsOncePlugin())
     mailer = Mailer.from_settings(settings, pm)
-    client = testing.TestClient(create_app(settings, mailer=mailer))
+    client = loopback_client(create_app(settings, mailer=mailer))
     assert post(client, SEED_REQUEST, "k").status_code == 503
     retry = post(client, SEED_REQUEST, "k")
     assert retry.status_code == 200
@@ -297,7 +297,7 @@ def test_replicas_sharing_redis_send_once(make_settings, redis_url):
     for _ in range(2):
         mailer = Mailer.from_settings(settings)
         replicas.append(
-            (testing.TestClient(create_app(settings, mailer=mailer)), mailer.transports[0][1].sent)
+            (loopback_client(create_app(settings, mailer=mailer)), mailer.transports[0][1].sent)
         )
     (first, first_sent), (second, second_sent) = replicas
     answer = post(first, SEED_REQUEST, "k")

@@ -1,11 +1,11 @@
 """Rate limits per client IP and per API key, with a clock the tests move; Redis shared by replicas."""
 
 import pytest
-from falcon import testing
 
 from dinky_falcon.app import create_app
 from dinky_falcon.errors import ConfigError
 from dinky_falcon.mailer import Mailer
+from support.clients import loopback_client
 from support.samples import SEED_REQUEST
 
 BLOG_KEY = "blog-key-0123456789abcdef"
@@ -17,7 +17,7 @@ def make_limited_client(make_settings, clock):
     def make(**variables):
         settings = make_settings(**variables)
         app = create_app(settings, mailer=Mailer.from_settings(settings), clock=clock)
-        return testing.TestClient(app)
+        return loopback_client(app)
 
     return make
 

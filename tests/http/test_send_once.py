@@ -12,13 +12,13 @@ from email import message_from_bytes
 
 import pytest
 import redis
-from falcon import testing
 
 from dinky_falcon.app import create_app
 from dinky_falcon.hookspecs import hookimpl
 from dinky_falcon.idempotency import RedisStore
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
+from support.clients import loopback_client
 from support.form_client import JSON, submit, urlencoded
 from support.samples import SEED_REQUEST
 from support.smtp_peer import SmtpPeer
@@ -156,7 +156,7 @@ def test_a_sent_message_whose_record_failed_never_becomes_a_fresh_claim(
     pm.register(BreaksTheStoreAfterSending(redis_server.url))
     mailer = Mailer.from_settings(settings, pm)
     store = RedisStore(redis_server.url, ttl=60, lease=1)
-    client = testing.TestClient(create_app(settings, mailer=mailer, idempotency=store))
+    client = loopback_client(create_app(settings, mailer=mailer, idempotency=store))
     sent = mailer.transports[0][1].sent
     try:
         first = post(client, "order-1006")

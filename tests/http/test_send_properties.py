@@ -67,11 +67,10 @@ def same_lines(received: str, sent: str) -> bool:
 
 @pytest.fixture(scope="module")
 def service(request):
-    from falcon import testing
-
     from dinky_falcon.app import create_app
     from dinky_falcon.config.settings import Settings
     from dinky_falcon.mailer import Mailer
+    from support.clients import loopback_client
 
     settings_ = Settings.from_env(
         {
@@ -83,7 +82,7 @@ def service(request):
         env_file=None,
     )
     mailer = Mailer.from_settings(settings_)
-    return testing.TestClient(create_app(settings_, mailer=mailer)), mailer.transports[0][1].sent
+    return loopback_client(create_app(settings_, mailer=mailer)), mailer.transports[0][1].sent
 
 
 quick = settings(

@@ -12,7 +12,6 @@ import time
 
 import dkim
 import pytest
-from falcon import testing
 
 from dinky_falcon.app import create_app
 from dinky_falcon.cli import main
@@ -21,6 +20,7 @@ from dinky_falcon.errors import ConfigError
 from dinky_falcon.hookspecs import hookimpl
 from dinky_falcon.mailer import Mailer
 from dinky_falcon.plugins import make_plugin_manager
+from support.clients import loopback_client
 from support.postfix_harness import wait_for
 from support.samples import SEED_REQUEST, parse_mail
 
@@ -183,7 +183,7 @@ def test_signing_happens_after_the_before_send_hooks(keygen, make_settings):
     pm = make_plugin_manager(settings)
     pm.register(ChangesSubjectAndAddsHeader(), name="changes")
     mailer = Mailer.from_settings(settings, pm)
-    client = testing.TestClient(create_app(settings, mailer=mailer))
+    client = loopback_client(create_app(settings, mailer=mailer))
     assert client.simulate_post("/send", json=FROM_DOMAIN).status_code == 200
     ((message, _),) = mailer.transports[0][1].sent
     raw = message.as_bytes()

@@ -22,7 +22,7 @@ settings = Settings.from_env({
     "ENVIRONMENT": "development", "MAIL_DOMAIN": "example.org", "DATA_DIR": sys.argv[1],
     "MAIL_TRANSPORT": "postfix", "SMTP_HOST": "mail.example.net", "SMTP_TIMEOUT": "1",
 }, env_file=None)
-client = testing.TestClient(create_app(settings))
+client = testing.TestClient(create_app(settings), headers={"Host": "localhost"})
 started = time.monotonic()
 result = client.simulate_post("/send", json={"to": "ada@example.org", "subject": "Hi", "body": "x"})
 print(json.dumps({"status": result.status_code, "details": result.json["details"],

@@ -11,13 +11,13 @@ import json
 import re
 
 import pytest
-from falcon import testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dinky_falcon.app import create_app
 from dinky_falcon.config.settings import Settings
 from dinky_falcon.mailer import Mailer
+from support.clients import loopback_client
 from support.delivery import parse, relay
 from support.smtp_peer import SmtpPeer
 
@@ -112,7 +112,7 @@ def service(tmp_path_factory):
     mailer = Mailer.from_settings(app_settings)
     with SmtpPeer(smtputf8=True) as peer:
         yield (
-            testing.TestClient(create_app(app_settings, mailer=mailer)),
+            loopback_client(create_app(app_settings, mailer=mailer)),
             mailer.transports[0][1].sent,
             peer,
         )
