@@ -21,8 +21,10 @@ log = logging.getLogger(__name__)
 
 
 def sends_mail(req: falcon.Request) -> bool:
-    """/send and /forms/* (a form's token or thanks page is no use to a rebound page either)."""
-    return req.method != "OPTIONS" and (req.path == "/send" or req.path.startswith("/forms/"))
+    """/send and /forms/* (a form's token or thanks page is no use to a rebound page either),
+    by the route the router matched: the path as written ("//send") may differ."""
+    route = req.uri_template or ""
+    return req.method != "OPTIONS" and (route == "/send" or route.startswith("/forms/"))
 
 
 class RefuseReboundNames:
@@ -31,7 +33,7 @@ class RefuseReboundNames:
     def __init__(self, port: int):
         self.port = port
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    def process_resource(self, req: falcon.Request, resp, resource, params) -> None:
         host = req.get_header("Host") or ""
         if not sends_mail(req) or is_unrebindable(host):
             return

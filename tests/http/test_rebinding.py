@@ -72,3 +72,17 @@ def test_with_api_keys_the_key_guards_send_at_any_name(make_client):
 def test_other_routes_answer_at_any_name(make_client):
     client, _ = make_client()
     assert client.simulate_get("/health", headers={"Host": "attacker.example"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["//send", "/send/", "/%73end", "//forms/contact", "/forms//contact"]
+)
+def test_a_rebound_name_cannot_send_through_another_spelling_of_the_path(make_client, path):
+    # The router reaches the resource for each of these: what it routes to is what counts.
+    client, mailer = make_client(**FORM)
+    body = SEED_REQUEST if "send" in path else VISITOR
+    answer = client.simulate_post(
+        path, json=body, headers={"Host": "attacker.example", "Accept": "application/json"}
+    )
+    assert answer.status_code in (403, 404), (path, answer.status_code)
+    assert mailer.transports[0][1].sent == []
